@@ -1,0 +1,5 @@
+import sys
+
+from kronos_quant.cli import main
+
+sys.exit(main())

@@ -1,0 +1,65 @@
+"""``kronos-quant data``: synth | import-csv | check."""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+
+logger = logging.getLogger(__name__)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from kronos_quant.data.synth import SynthConfig, write_synthetic_market
+
+    config = SynthConfig(seed=args.seed)
+    overrides = {k: v for k, v in (("start", args.start), ("end", args.end)) if v is not None}
+    if args.instruments is not None:
+        overrides["n_instruments"] = args.instruments
+        overrides["universe_size"] = min(config.universe_size, max(1, int(0.75 * args.instruments)))
+    config = replace(config, **overrides)
+    path = write_synthetic_market(args.out, config)
+    print(f"synthetic market written to {path}")  # the CLI's result, not a log line
+    return 0
+
+
+def _import_csv(args: argparse.Namespace) -> int:
+    from kronos_quant.data.csv_import import import_csv_dir
+
+    path = import_csv_dir(args.src_dir, args.out, universe_file=args.universe_file,
+                          universe_name=args.universe_name, freq=args.freq)
+    print(f"Qlib provider written to {path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from kronos_quant.data.checks import check_provider
+
+    report = check_provider(args.provider_dir)
+    print(report.format())
+    return 0 if report.ok else 1
+
+
+def register(subparsers) -> None:
+    """Add the ``data`` subcommand and its sub-subcommands."""
+    data = subparsers.add_parser("data", help="synthetic market, CSV import and data checks")
+    commands = data.add_subparsers(dest="data_command", required=True)
+
+    synth = commands.add_parser("synth", help="write the synthetic A-share market in Qlib format")
+    synth.add_argument("--out", default="qlib_data/cn_synth", help="provider directory to (re)write")
+    synth.add_argument("--seed", type=int, default=42)
+    synth.add_argument("--instruments", type=int, default=None, help="number of stocks (default 400)")
+    synth.add_argument("--start", default=None, help="first calendar day, YYYY-MM-DD")
+    synth.add_argument("--end", default=None, help="last calendar day, YYYY-MM-DD")
+    synth.set_defaults(func=_synth)
+
+    importer = commands.add_parser("import-csv", help="per-instrument CSV files -> Qlib provider")
+    importer.add_argument("src_dir", help="directory of <INSTRUMENT>.csv files")
+    importer.add_argument("--out", required=True, help="provider directory to write")
+    importer.add_argument("--universe-file", default=None, help="CSV of spans: instrument,start,end")
+    importer.add_argument("--universe-name", default="csi300")
+    importer.add_argument("--freq", default="day", choices=["day"])
+    importer.set_defaults(func=_import_csv)
+
+    check = commands.add_parser("check", help="report problems in a Qlib provider directory")
+    check.add_argument("provider_dir")
+    check.set_defaults(func=_check)

@@ -1,0 +1,190 @@
+"""Qlib's binary day format, written and read without qlib.
+
+Layout of a provider directory (what ``qlib.init(provider_uri=...)`` expects)::
+
+    calendars/day.txt            one YYYY-MM-DD per line, ascending trading days
+    calendars/day_future.txt     day.txt plus some future trading days (lets a backtest end on the last day)
+    instruments/<name>.txt       INSTRUMENT<TAB>start<TAB>end, one line per membership span, codes uppercase
+    features/<instrument lowercase>/<field>.day.bin
+                                 little-endian float32: [start_index, v_0, v_1, ...] where start_index is the
+                                 position of v_0 in calendars/day.txt
+
+This mirrors qlib/data/storage/file_storage.py (FileFeatureStorage / FileCalendarStorage /
+FileInstrumentStorage) and scripts/dump_bin.py, which the pyqlib wheel does not ship.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+FREQ = "day"
+DATE_FORMAT = "%Y-%m-%d"
+
+
+def _check_freq(freq: str) -> None:
+    if freq != FREQ:
+        raise ValueError(f"only freq='day' is supported for now, got freq={freq!r}")
+
+
+def feature_path(provider_dir: str | Path, instrument: str, field: str, freq: str = FREQ) -> Path:
+    """Path of one feature file; instrument folders are lowercase, as qlib looks them up."""
+    _check_freq(freq)
+    return Path(provider_dir) / "features" / instrument.lower() / f"{field.lower()}.{freq}.bin"
+
+
+def write_calendar(provider_dir: str | Path, dates: Iterable, *, future: bool = False,
+                   freq: str = FREQ) -> Path:
+    """Write ``calendars/day.txt`` (or ``day_future.txt`` when ``future``) from ascending dates."""
+    _check_freq(freq)
+    index = pd.DatetimeIndex(pd.to_datetime(list(dates)))
+    if not index.is_monotonic_increasing or index.has_duplicates:
+        raise ValueError("calendar dates must be strictly increasing; sort and de-duplicate them first")
+    path = Path(provider_dir) / "calendars" / (f"{freq}_future.txt" if future else f"{freq}.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(d + "\n" for d in index.strftime(DATE_FORMAT)))
+    return path
+
+
+def read_calendar(provider_dir: str | Path, *, future: bool = False, freq: str = FREQ) -> pd.DatetimeIndex:
+    """Trading days of ``calendars/day.txt`` (or ``day_future.txt``) as a DatetimeIndex."""
+    _check_freq(freq)
+    path = Path(provider_dir) / "calendars" / (f"{freq}_future.txt" if future else f"{freq}.txt")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; is {provider_dir} a Qlib provider directory?")
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return pd.DatetimeIndex(pd.to_datetime(lines, format=DATE_FORMAT), name="datetime")
+
+
+def write_instruments(provider_dir: str | Path, name: str, spans: pd.DataFrame) -> Path:
+    """Write ``instruments/<name>.txt`` from a frame with columns instrument, start, end (one row per span)."""
+    missing = {"instrument", "start", "end"} - set(spans.columns)
+    if missing:
+        raise ValueError(f"spans need columns instrument, start, end; missing {sorted(missing)}")
+    frame = spans.loc[:, ["instrument", "start", "end"]].copy()
+    frame["instrument"] = frame["instrument"].astype(str).str.upper()
+    frame["start"] = pd.to_datetime(frame["start"]).dt.strftime(DATE_FORMAT)
+    frame["end"] = pd.to_datetime(frame["end"]).dt.strftime(DATE_FORMAT)
+    frame = frame.sort_values(["instrument", "start"])
+    path = Path(provider_dir) / "instruments" / f"{name.lower()}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, sep="\t", header=False, index=False)
+    return path
+
+
+def read_instruments(provider_dir: str | Path, name: str) -> pd.DataFrame:
+    """Spans of ``instruments/<name>.txt`` as a frame (instrument, start, end), dates as Timestamps."""
+    path = Path(provider_dir) / "instruments" / f"{name.lower()}.txt"
+    if not path.exists():
+        available = sorted(p.stem for p in path.parent.glob("*.txt"))
+        raise FileNotFoundError(f"{path} not found; available universes: {available}")
+    frame = pd.read_csv(path, sep="\t", header=None, names=["instrument", "start", "end"], dtype=str)
+    frame["start"] = pd.to_datetime(frame["start"])
+    frame["end"] = pd.to_datetime(frame["end"])
+    return frame
+
+
+def write_feature(provider_dir: str | Path, instrument: str, field: str, values: np.ndarray,
+                  start_index: int, *, freq: str = FREQ) -> Path:
+    """Write one feature series.
+
+    Args:
+        values: (T,) values for calendar positions start_index .. start_index + T - 1 (NaN = missing).
+        start_index: position of ``values[0]`` in ``calendars/day.txt``.
+    """
+    values = np.asarray(values, dtype="<f4")
+    if values.ndim != 1:
+        raise ValueError(f"feature values must be 1-D, got shape {values.shape}")
+    if start_index < 0:
+        raise ValueError(f"start_index must be >= 0, got {start_index}")
+    path = feature_path(provider_dir, instrument, field, freq)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.hstack([np.array([start_index], dtype="<f4"), values]).astype("<f4").tofile(path)
+    return path
+
+
+def read_feature(provider_dir: str | Path, instrument: str, field: str, *,
+                 freq: str = FREQ) -> tuple[int, np.ndarray]:
+    """Read one feature file: (start_index, float32 values (T,))."""
+    path = feature_path(provider_dir, instrument, field, freq)
+    raw = np.fromfile(path, dtype="<f4")
+    if raw.size == 0:
+        return 0, np.empty(0, dtype=np.float32)
+    return int(raw[0]), raw[1:].astype(np.float32)
+
+
+def write_panel_features(provider_dir: str | Path, instrument: str, frame: pd.DataFrame,
+                         calendar: pd.DatetimeIndex) -> int:
+    """Write every column of ``frame`` (index: dates, a contiguous slice of ``calendar``) as features.
+
+    Leading/trailing all-NaN rows are trimmed so the start index marks the first real bar.
+    All-NaN columns are skipped. Returns the number of fields written.
+    """
+    valid = frame.notna().any(axis=1).to_numpy()
+    if not valid.any():
+        return 0
+    first, last = np.flatnonzero(valid)[[0, -1]]
+    frame = frame.iloc[first:last + 1]
+    positions = calendar.get_indexer(frame.index)
+    if (positions < 0).any():
+        bad = frame.index[positions < 0][:3]
+        raise ValueError(f"{instrument}: dates {list(bad.strftime(DATE_FORMAT))} are not in the calendar")
+    if not (np.diff(positions) == 1).all():
+        raise ValueError(f"{instrument}: rows must cover consecutive calendar days; reindex on the calendar")
+    written = 0
+    for field, column in frame.items():
+        if column.isna().all():
+            continue  # e.g. an index has no $industry: write no file rather than an all-NaN one
+        write_feature(provider_dir, instrument, str(field), column.to_numpy(), int(positions[0]))
+        written += 1
+    return written
+
+
+def write_provider(provider_dir: str | Path, calendar: pd.DatetimeIndex, fields: Mapping[str, pd.DataFrame],
+                   universes: Mapping[str, pd.DataFrame], *, future_calendar: pd.DatetimeIndex | None = None
+                   ) -> Path:
+    """Write a whole provider from wide panels.
+
+    Args:
+        calendar: trading days, length D.
+        fields: field name -> DataFrame (D, n_instruments) indexed by ``calendar``, columns = instruments.
+        universes: universe name -> spans frame (instrument, start, end).
+        future_calendar: calendar extended with future trading days for ``day_future.txt``.
+    """
+    provider_dir = Path(provider_dir)
+    write_calendar(provider_dir, calendar)
+    if future_calendar is not None:
+        if not future_calendar[: len(calendar)].equals(calendar):
+            raise ValueError("future_calendar must start with the calendar itself")
+        write_calendar(provider_dir, future_calendar, future=True)
+    names = list(fields)
+    instruments = list(next(iter(fields.values())).columns)
+    for instrument in instruments:
+        frame = pd.DataFrame({name: fields[name][instrument] for name in names}, index=calendar)
+        write_panel_features(provider_dir, instrument, frame, calendar)
+    for name, spans in universes.items():
+        write_instruments(provider_dir, name, spans)
+    logger.info("wrote %d instruments x %d fields x %d days to %s",
+                len(instruments), len(names), len(calendar), provider_dir)
+    return provider_dir
+
+
+def read_field_panel(provider_dir: str | Path, field: str, instruments: Iterable[str],
+                     calendar: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """Wide panel (D, n_instruments) of one field, NaN where an instrument has no data or no file."""
+    calendar = read_calendar(provider_dir) if calendar is None else calendar
+    instruments = list(instruments)
+    out = np.full((len(calendar), len(instruments)), np.nan, dtype=np.float32)
+    for j, instrument in enumerate(instruments):
+        path = feature_path(provider_dir, instrument, field)
+        if not path.exists():
+            continue
+        start, values = read_feature(provider_dir, instrument, field)
+        stop = min(start + len(values), len(calendar))
+        out[start:stop, j] = values[: stop - start]
+    return pd.DataFrame(out, index=calendar, columns=instruments)

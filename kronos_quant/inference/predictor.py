@@ -1,0 +1,120 @@
+"""KronosPredictor: the DataFrame API, with the official signatures plus sample paths and quantiles."""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from kronos_quant.inference.batching import forecast_normalized
+from kronos_quant.inference.forecast_result import ForecastResult
+from kronos_quant.inference.generation_config import GenerationConfig
+from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
+from kronos_quant.inference.series_input import prepare_series
+from kronos_quant.model.kronos import Kronos
+from kronos_quant.model.tokenizer import KronosTokenizer
+from kronos_quant.normalization import NORM_EPS
+
+logger = logging.getLogger(__name__)
+
+
+def default_device() -> torch.device:
+    """cuda, then mps, then cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class KronosPredictor:
+    """Forecast OHLCV DataFrames with a tokenizer + predictor pair.
+
+    Args:
+        model, tokenizer: a :class:`Kronos` and its :class:`KronosTokenizer` (put in eval mode here).
+        device: None picks cuda, then mps, then cpu.
+        max_context: tokens (bars) the predictor sees; longer lookbacks are cut to the latest bars.
+        clip: normalised inputs are clipped to ±clip.
+        engine: "cached" (fast, default) or "recompute" (the official algorithm).
+        sliding: past max_context, "exact" (default) or "rolling" (approximate, faster).
+        autocast: None, "bf16" or "fp16" mixed precision.
+        memory_budget_gb: per-chunk memory target for large universes.
+    """
+
+    def __init__(self, model: Kronos, tokenizer: KronosTokenizer, device=None, max_context: int = 512,
+                 clip: float = 5, *, engine: str = "cached", sliding: str = "exact", autocast: str | None = None,
+                 memory_budget_gb: float = 2.0):
+        if not isinstance(model, Kronos) or not isinstance(tokenizer, KronosTokenizer):
+            raise TypeError("KronosPredictor(model, tokenizer): pass a Kronos and a KronosTokenizer, in that order")
+        if model.config.s1_bits != tokenizer.config.s1_bits or model.config.s2_bits != tokenizer.config.s2_bits:
+            raise ValueError("model and tokenizer disagree on s1_bits/s2_bits: they were not trained together")
+        if clip <= 0:
+            raise ValueError(f"clip must be > 0, got {clip}")
+        self.device = torch.device(device) if device is not None else default_device()
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer.to(self.device).eval()
+        self.max_context, self.clip = int(max_context), float(clip)
+        self.engine, self.sliding, self.autocast = engine, sliding, autocast
+        self.memory_budget_gb = memory_budget_gb
+        self._config(1, SamplingConfig(), 1)  # validates engine/sliding/autocast now, not mid-run
+
+    def _config(self, pred_len: int, sampling: SamplingConfig, sample_count: int) -> GenerationConfig:
+        return GenerationConfig(pred_len=pred_len, max_context=self.max_context, sampling=sampling,
+                                sample_count=sample_count, engine=self.engine, sliding=self.sliding,
+                                autocast=self.autocast)
+
+    def predict_paths(self, df_list: Sequence[pd.DataFrame], x_timestamp_list, y_timestamp_list, pred_len: int,
+                      T: float = 1.0, top_k: int = 0, top_p: float = 0.9, sample_count: int = 1,
+                      verbose: bool = False, seed: int | None = None,
+                      generator: torch.Generator | None = None) -> ForecastResult:
+        """Every sample path of every series, in price space.
+
+        Series may differ in lookback length and timestamps. Returns a :class:`ForecastResult`
+        with paths (N, sample_count, pred_len, 6).
+        """
+        if isinstance(df_list, pd.DataFrame) or not isinstance(df_list, (list, tuple)):
+            raise TypeError("df_list must be a list of DataFrames; use predict() for a single series")
+        if not (len(df_list) == len(x_timestamp_list) == len(y_timestamp_list)) or not df_list:
+            raise ValueError(f"df_list, x_timestamp_list and y_timestamp_list must be non-empty and of equal "
+                             f"length, got {len(df_list)}, {len(x_timestamp_list)}, {len(y_timestamp_list)}")
+        if int(pred_len) < 1:
+            raise ValueError(f"pred_len must be >= 1, got {pred_len}")
+        config = self._config(int(pred_len), SamplingConfig(temperature=T, top_k=top_k, top_p=top_p),
+                              int(sample_count))
+        prepared = [prepare_series(df, xt, yt, config.pred_len, max_context=self.max_context, clip=self.clip)
+                    for df, xt, yt in zip(df_list, x_timestamp_list, y_timestamp_list)]
+        uniforms = draw_uniforms(len(prepared), config.sample_count, config.pred_len, seed=seed, generator=generator)
+        normalized = forecast_normalized(self.tokenizer, self.model, [p.series for p in prepared], config, uniforms,
+                                         device=self.device, memory_budget_gb=self.memory_budget_gb,
+                                         progress=verbose)
+        means = np.stack([p.scale.mean for p in prepared])[:, None]  # (N, 1, 1, 6)
+        stds = np.stack([p.scale.std for p in prepared])[:, None]
+        paths = (normalized * (stds + NORM_EPS) + means).astype(np.float32)
+        return ForecastResult(paths=paths, timestamps=[p.y_index for p in prepared],
+                              last_close=np.array([p.last_close for p in prepared]))
+
+    def predict(self, df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, T: float = 1.0, top_k: int = 0,
+                top_p: float = 0.9, sample_count: int = 1, verbose: bool = True,
+                seed: int | None = None) -> pd.DataFrame:
+        """Mean forecast (pred_len, 6) of one series, indexed by y_timestamp (the official API)."""
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+        result = self.predict_paths([df], [x_timestamp], [y_timestamp], pred_len, T=T, top_k=top_k, top_p=top_p,
+                                    sample_count=sample_count, verbose=verbose, seed=seed)
+        return result.mean()[0]
+
+    def predict_batch(self, df_list: Sequence[pd.DataFrame], x_timestamp_list, y_timestamp_list, pred_len: int,
+                      T: float = 1.0, top_k: int = 0, top_p: float = 0.9, sample_count: int = 1,
+                      verbose: bool = True, seed: int | None = None) -> list[pd.DataFrame]:
+        """Mean forecasts of several series (the official API); lookbacks may differ in length."""
+        result = self.predict_paths(df_list, x_timestamp_list, y_timestamp_list, pred_len, T=T, top_k=top_k,
+                                    top_p=top_p, sample_count=sample_count, verbose=verbose, seed=seed)
+        return result.mean()
+
+    def predict_quantiles(self, df_list, x_timestamp_list, y_timestamp_list, pred_len: int,
+                          quantile_levels: Sequence[float] = (0.1, 0.5, 0.9), **kwargs) -> list[pd.DataFrame]:
+        """Per series, the quantiles and mean over sample paths (columns (field, level))."""
+        return self.predict_paths(df_list, x_timestamp_list, y_timestamp_list, pred_len,
+                                  **kwargs).quantiles(quantile_levels)

@@ -1,0 +1,78 @@
+"""Batched temperature / top-k / top-p sampling driven by pre-drawn uniforms.
+
+Each (series, path, step, head) gets its own uniform, drawn once from a seeded generator before
+generation. Sampling is the inverse CDF of the filtered distribution at that uniform, so a path
+does not depend on which other series share its batch or chunk, and a seed reproduces it exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How the next token is drawn from logits (the official semantics)."""
+
+    temperature: float = 1.0  # logits are divided by this; must be > 0
+    top_k: int = 0  # keep the k most likely tokens; 0 disables; top_k=1 is greedy. When > 0, top_p is ignored
+    top_p: float = 1.0  # nucleus: keep the smallest set with cumulative probability >= top_p
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature T must be > 0, got {self.temperature}; use top_k=1 for greedy decoding")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 disables it), got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.top_k == 1
+
+
+def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Mask (R, V) logits to -inf outside the top-k (if top_k > 0) else outside the top-p nucleus."""
+    if top_k > 0:
+        kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+        return logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = sorted_logits.softmax(-1).cumsum(-1)
+        drop_sorted = cumulative > top_p
+        drop_sorted[..., 1:] = drop_sorted[..., :-1].clone()  # keep the token that crosses top_p
+        drop_sorted[..., 0] = False
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        return logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_tokens(logits: torch.Tensor, uniforms: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
+    """Draw one token per row.
+
+    Args:
+        logits: (R, V) next-token logits.
+        uniforms: (R,) values in [0, 1), one per row.
+    Returns:
+        (R,) int64 token ids.
+    """
+    if config.greedy:
+        return logits.argmax(-1)
+    filtered = filter_logits(logits.float() / config.temperature, config.top_k, config.top_p)
+    cdf = filtered.softmax(-1).cumsum(-1)  # (R, V)
+    targets = uniforms.to(cdf.device, cdf.dtype).unsqueeze(-1) * cdf[..., -1:]
+    tokens = torch.searchsorted(cdf, targets, right=True).squeeze(-1)
+    return tokens.clamp_(max=logits.shape[-1] - 1)
+
+
+def draw_uniforms(n_series: int, sample_count: int, pred_len: int, *, seed: int | None = None,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """(n_series, sample_count, pred_len, 2) uniforms: [..., 0] for the s1 draw, [..., 1] for s2.
+
+    Drawn on the CPU, so a seed gives the same paths on every device.
+    """
+    if generator is None:
+        generator = torch.Generator()
+        generator.manual_seed(int(seed) if seed is not None else int(torch.seed() % (2**63)))
+    return torch.rand((n_series, sample_count, pred_len, 2), generator=generator, dtype=torch.float64)

@@ -1,0 +1,91 @@
+"""Turn a user's DataFrame and timestamps into one model-ready series, or say what is wrong."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kronos_quant.inference.batching import NormalizedSeries
+from kronos_quant.normalization import (FEATURE_COLUMNS, PRICE_COLUMNS, WindowScale, fill_volume_amount,
+                                        fit_scale, normalize)
+from kronos_quant.time_features import time_features
+
+
+@dataclass(frozen=True)
+class PreparedSeries:
+    series: NormalizedSeries
+    scale: WindowScale  # mean/std (1, 6) of the lookback, to undo the normalisation
+    y_index: pd.DatetimeIndex  # forecast bar times
+    last_close: float  # last observed close (price units)
+
+
+def _timestamps(values, name: str) -> pd.DatetimeIndex:
+    if isinstance(values, pd.DataFrame):
+        raise TypeError(f"{name} must be a 1-D sequence of timestamps (e.g. df['timestamps']), not a DataFrame")
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(pd.Series(np.asarray(values)).values))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} could not be parsed as timestamps: {err}") from None
+    if index.hasnans:
+        raise ValueError(f"{name} contains missing timestamps (NaT); drop or fill those rows first")
+    if index.has_duplicates:
+        duplicated = index[index.duplicated()].unique()[:3].tolist()
+        raise ValueError(f"{name} has duplicated timestamps, e.g. {duplicated}; drop duplicate bars first")
+    if not index.is_monotonic_increasing:
+        raise ValueError(f"{name} is not sorted in increasing time; sort the frame by time first")
+    return index
+
+
+def _bars(df: pd.DataFrame) -> np.ndarray:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"df must be a pandas DataFrame with columns {list(FEATURE_COLUMNS)}, "
+                        f"got {type(df).__name__}")
+    if len(df) == 0:
+        raise ValueError("df is empty: pass at least one bar of history")
+    missing = [column for column in PRICE_COLUMNS if column not in df.columns]
+    if missing:
+        raise ValueError(f"df lacks price columns {missing}; it needs open, high, low, close "
+                         "(volume and amount are optional)")
+    has_volume, has_amount = "volume" in df.columns, "amount" in df.columns
+    raw = np.zeros((len(df), len(FEATURE_COLUMNS)))
+    for j, column in enumerate(FEATURE_COLUMNS):
+        if column in df.columns:
+            try:
+                raw[:, j] = df[column].to_numpy(dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"column {column!r} must be numeric") from None
+    bars = fill_volume_amount(raw, has_volume=has_volume, has_amount=has_amount)
+    bad = ~np.isfinite(bars)
+    if bad.any():
+        columns = [FEATURE_COLUMNS[j] for j in np.flatnonzero(bad.any(axis=0))]
+        raise ValueError(f"df has {int(bad.sum())} NaN/inf values in {columns}; Kronos cannot take gaps: "
+                         "drop or fill those bars (e.g. suspended days) before predicting")
+    if (bars[:, :4] < 0).any():
+        raise ValueError("df has negative prices; Kronos expects raw or adjusted prices >= 0")
+    return bars
+
+
+def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *, max_context: int,
+                   clip: float) -> PreparedSeries:
+    """Validate one series and normalise it over its lookback (truncated to max_context bars)."""
+    bars = _bars(df)
+    x_index = _timestamps(x_timestamp, "x_timestamp")
+    y_index = _timestamps(y_timestamp, "y_timestamp")
+    if len(x_index) != len(bars):
+        raise ValueError(f"x_timestamp has {len(x_index)} entries but df has {len(bars)} rows; "
+                         "pass one timestamp per bar")
+    if len(y_index) != pred_len:
+        raise ValueError(f"y_timestamp has {len(y_index)} entries but pred_len={pred_len}; "
+                         "pass one timestamp per forecast bar")
+    if y_index[0] <= x_index[-1]:
+        raise ValueError(f"y_timestamp starts at {y_index[0]}, not after the last bar {x_index[-1]}")
+    if len(bars) > max_context:
+        warnings.warn(f"lookback of {len(bars)} bars is longer than max_context={max_context}; "
+                      f"using the most recent {max_context} bars", UserWarning, stacklevel=3)
+        bars, x_index = bars[-max_context:], x_index[-max_context:]
+    scale = fit_scale(bars)
+    series = NormalizedSeries(x=normalize(bars, scale, clip), x_stamp=time_features(x_index),
+                              y_stamp=time_features(y_index))
+    return PreparedSeries(series, scale, y_index, float(bars[-1, 3]))

@@ -1,0 +1,176 @@
+"""Checkpoint I/O in the official layout: ``config.json`` + ``model.safetensors``.
+
+Loading is strict (missing, unexpected or mis-shaped tensors are errors naming the keys) and
+never falls back to random weights. Hub ids resolve through huggingface_hub's cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from kronos_quant.model.official import KNOWN_DIGESTS, OFFICIAL_CHECKPOINTS
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint does not match the network it is loaded into."""
+
+
+def sha256_of(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_bytes), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_checkpoint_dir(path_or_hub_id: str | os.PathLike, *, revision: str | None = None,
+                           cache_dir: str | os.PathLike | None = None,
+                           local_files_only: bool | None = None) -> Path:
+    """A local folder holding config.json and model.safetensors, from a path or a hub id.
+
+    A hub id ("owner/name") is looked up in the huggingface_hub cache first and downloaded only
+    when that is allowed and possible; otherwise a FileNotFoundError says where to put the files.
+    """
+    candidate = Path(os.fspath(path_or_hub_id)).expanduser()
+    if candidate.is_dir():
+        return check_checkpoint_dir(candidate)
+    text = os.fspath(path_or_hub_id)
+    if candidate.exists() or text.count("/") != 1 or text.startswith((".", "/", "~")):
+        raise FileNotFoundError(
+            f"Checkpoint folder {text!r} does not exist. Pass a folder holding {CONFIG_NAME} and "
+            f"{WEIGHTS_NAME}, or a Hugging Face id such as 'NeoQuasar/Kronos-small'.")
+    return check_checkpoint_dir(_snapshot_from_hub(text, revision, cache_dir, local_files_only))
+
+
+def check_checkpoint_dir(folder: Path) -> Path:
+    missing = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Checkpoint folder {folder} lacks {missing}. A Kronos checkpoint is a folder with {CONFIG_NAME} "
+            f"and {WEIGHTS_NAME} (the layout save_pretrained writes and the official hub repos use).")
+    return folder
+
+
+def _snapshot_from_hub(hub_id: str, revision: str | None, cache_dir, local_files_only: bool | None) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = [CONFIG_NAME, WEIGHTS_NAME]
+    try:  # the cache first: it works offline
+        return Path(snapshot_download(hub_id, revision=revision, cache_dir=cache_dir,
+                                      allow_patterns=patterns, local_files_only=True))
+    except Exception as cache_error:  # noqa: BLE001 - any miss falls through to the download or the message
+        reason = cache_error
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    if not (local_files_only or offline):
+        try:
+            return Path(snapshot_download(hub_id, revision=revision, cache_dir=cache_dir, allow_patterns=patterns))
+        except Exception as download_error:  # noqa: BLE001
+            reason = download_error
+    name = hub_id.split("/")[-1]
+    raise FileNotFoundError(
+        f"Could not find Kronos checkpoint {hub_id!r} in the Hugging Face cache and could not download it "
+        f"({type(reason).__name__}: {reason}).\nFix: on a machine with internet run\n"
+        f"    huggingface-cli download {hub_id} --local-dir ./checkpoints/{name}\n"
+        f"copy that folder here and pass its path (./checkpoints/{name}), or copy the hub cache into "
+        f"$HF_HOME / cache_dir. kronos-quant never substitutes random weights.") from None
+
+
+def verify_digest(weights_path: Path, expected: bool | str, hub_id: str | None) -> None:
+    """Check model.safetensors' sha256 against an explicit digest or the official table."""
+    actual = sha256_of(weights_path)
+    if isinstance(expected, str):
+        wanted = expected.lower()
+    elif hub_id in OFFICIAL_CHECKPOINTS:
+        wanted = OFFICIAL_CHECKPOINTS[hub_id].safetensors_sha256
+    else:
+        if actual in KNOWN_DIGESTS:
+            return
+        raise CheckpointError(
+            f"{weights_path} (sha256 {actual}) is not one of the official Kronos checkpoints "
+            f"{sorted(OFFICIAL_CHECKPOINTS)}. Pass verify_sha256=False for your own checkpoints, or the "
+            "expected hex digest as verify_sha256='...'.")
+    if actual != wanted:
+        raise CheckpointError(f"sha256 mismatch for {weights_path}: expected {wanted}, got {actual}. "
+                              "The file is corrupt, truncated or a different revision: download it again.")
+
+
+def strict_load_state_dict(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``module``; any missing, unexpected or mis-shaped key raises CheckpointError."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = sorted(f"{key}: checkpoint {tuple(state[key].shape)} vs model {tuple(expected[key].shape)}"
+                        for key in set(expected) & set(state) if state[key].shape != expected[key].shape)
+    if missing or unexpected or mismatched:
+        raise CheckpointError(
+            f"{source} does not match {type(module).__name__}({module.config}):\n"
+            f"  missing keys: {missing}\n  unexpected keys: {unexpected}\n  shape mismatches: {mismatched}\n"
+            "Check that config.json belongs to these weights and that this is the right class "
+            "(KronosTokenizer vs Kronos).")
+    cast = {key: value.to(expected[key].dtype) for key, value in state.items()}
+    module.load_state_dict(cast, strict=True)
+
+
+def atomic_save_file(state: dict[str, torch.Tensor], path: Path) -> None:
+    """save_file to a temporary file in the same folder, then rename: a crash never leaves half a file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        save_file(state, temporary, metadata={"format": "pt"})
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+class PretrainedMixin:
+    """``from_pretrained`` / ``save_pretrained`` for modules with a ``config`` and ``config_class``."""
+
+    config_class: type
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write config.json and model.safetensors (atomically) into ``directory``; returns it."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {key: value.detach().contiguous().cpu() for key, value in self.state_dict().items()}
+        atomic_save_file(state, folder / WEIGHTS_NAME)
+        config_tmp = folder / f".{CONFIG_NAME}.tmp"
+        self.config.save_json(config_tmp)
+        os.replace(config_tmp, folder / CONFIG_NAME)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, path_or_hub_id: str | os.PathLike, *, revision: str | None = None,
+                        cache_dir: str | os.PathLike | None = None, local_files_only: bool | None = None,
+                        verify_sha256: bool | str = False, device: str | torch.device = "cpu"):
+        """Load a checkpoint folder or hub id strictly, in eval mode on ``device``.
+
+        Args:
+            path_or_hub_id: a folder with config.json + model.safetensors, or e.g. "NeoQuasar/Kronos-small".
+            revision: hub revision (branch, tag or commit) for hub ids.
+            cache_dir: huggingface_hub cache folder (default: $HF_HOME/hub).
+            local_files_only: never try the network.
+            verify_sha256: True checks model.safetensors against the official digests; a hex string
+                checks against that digest.
+        """
+        folder = resolve_checkpoint_dir(path_or_hub_id, revision=revision, cache_dir=cache_dir,
+                                        local_files_only=local_files_only)
+        weights = folder / WEIGHTS_NAME
+        if verify_sha256:
+            hub_id = os.fspath(path_or_hub_id) if os.fspath(path_or_hub_id) in OFFICIAL_CHECKPOINTS else None
+            verify_digest(weights, verify_sha256, hub_id)
+        model = cls(cls.config_class.from_json(folder / CONFIG_NAME))
+        strict_load_state_dict(model, load_file(weights), source=str(weights))
+        logger.info("loaded %s from %s", cls.__name__, folder)
+        return model.to(device).eval()

@@ -1,0 +1,162 @@
+"""Kronos: the decoder-only predictor over (coarse, fine) token pairs.
+
+Layout and parameter names follow the official checkpoints: ``embedding`` (hierarchical token
+embedding), ``time_emb`` (learned calendar embeddings), ``transformer`` (causal trunk), ``norm``,
+``dep_layer`` (the fine head's cross-attention over the trunk, always 4 heads) and ``head``.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from kronos_quant.model.checkpoint import PretrainedMixin
+from kronos_quant.model.config import KronosConfig
+from kronos_quant.model.kv_cache import LayerCache
+from kronos_quant.model.layers import Attention, RMSNorm, TransformerBlock
+
+DEPENDENCY_HEADS = 4  # the official dependency-aware layer uses 4 heads whatever n_heads is
+TIME_VOCAB = {"minute": 60, "hour": 24, "weekday": 7, "day": 32, "month": 13}
+
+
+class HierarchicalEmbedding(nn.Module):
+    """fusion_proj(cat(emb_s1(s1) * sqrt(d), emb_s2(s2) * sqrt(d)))."""
+
+    def __init__(self, s1_bits: int, s2_bits: int, d_model: int):
+        super().__init__()
+        self.d_model = d_model
+        self.emb_s1 = nn.Embedding(2 ** s1_bits, d_model)
+        self.emb_s2 = nn.Embedding(2 ** s2_bits, d_model)
+        self.fusion_proj = nn.Linear(2 * d_model, d_model)
+
+    def forward(self, s1_ids: torch.Tensor, s2_ids: torch.Tensor) -> torch.Tensor:
+        scale = math.sqrt(self.d_model)
+        fused = torch.cat([self.emb_s1(s1_ids) * scale, self.emb_s2(s2_ids) * scale], dim=-1)
+        return self.fusion_proj(fused)  # (B, T, d)
+
+
+class TemporalEmbedding(nn.Module):
+    """Sum of learned embeddings of (minute, hour, weekday, day, month) integer features (B, T, 5)."""
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        for name, size in TIME_VOCAB.items():
+            self.add_module(f"{name}_embed", nn.Embedding(size, d_model))
+
+    def forward(self, stamp: torch.Tensor) -> torch.Tensor:
+        stamp = stamp.long()
+        total = 0
+        for column, name in enumerate(TIME_VOCAB):
+            total = total + getattr(self, f"{name}_embed")(stamp[..., column])
+        return total  # (B, T, d)
+
+
+class DependencyAwareLayer(nn.Module):
+    """The fine head's conditioning: norm(h + cross_attn(query=emb_s1(s1), key=value=h))."""
+
+    def __init__(self, d_model: int, attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
+        super().__init__()
+        self.cross_attn = Attention(d_model, DEPENDENCY_HEADS, attn_dropout_p, resid_dropout_p)
+        self.norm = RMSNorm(d_model)
+
+    def forward(self, hidden: torch.Tensor, sibling: torch.Tensor) -> torch.Tensor:
+        # causal while training; in eval every query position sees all of h (official behaviour)
+        attended = self.cross_attn.cross(sibling, hidden, causal=self.training)
+        return self.norm(hidden + attended)
+
+
+class DualHead(nn.Module):
+    def __init__(self, s1_bits: int, s2_bits: int, d_model: int):
+        super().__init__()
+        self.proj_s1 = nn.Linear(d_model, 2 ** s1_bits)
+        self.proj_s2 = nn.Linear(d_model, 2 ** s2_bits)
+
+
+class KronosOutput(NamedTuple):
+    s1_logits: torch.Tensor  # (B, T, 2**s1_bits)
+    s2_logits: torch.Tensor  # (B, T, 2**s2_bits)
+
+
+class Kronos(PretrainedMixin, nn.Module):
+    """Autoregressive predictor: tokens (B, T) + time features (B, T, 5) -> next-token logits."""
+
+    config_class = KronosConfig
+
+    def __init__(self, config: KronosConfig | None = None, **kwargs):
+        super().__init__()
+        config = config if config is not None else KronosConfig(**kwargs)
+        self.config = config
+        d = config.d_model
+        self.embedding = HierarchicalEmbedding(config.s1_bits, config.s2_bits, d)
+        self.time_emb = TemporalEmbedding(d)
+        self.token_drop = nn.Dropout(config.token_dropout_p)
+        self.transformer = nn.ModuleList(
+            TransformerBlock(d, config.n_heads, config.ff_dim, ffn_dropout_p=config.ffn_dropout_p,
+                             attn_dropout_p=config.attn_dropout_p, resid_dropout_p=config.resid_dropout_p)
+            for _ in range(config.n_layers))
+        self.norm = RMSNorm(d)
+        self.dep_layer = DependencyAwareLayer(d, config.attn_dropout_p, config.resid_dropout_p)
+        self.head = DualHead(config.s1_bits, config.s2_bits, d)
+
+    # ---- the official API -------------------------------------------------------------
+    def decode_s1(self, s1_ids: torch.Tensor, s2_ids: torch.Tensor, stamp: torch.Tensor | None = None):
+        """Trunk pass. Returns (s1_logits (B, T, 2**s1_bits), context h (B, T, d))."""
+        hidden = self.trunk(self.embed(s1_ids, s2_ids, stamp))
+        return self.head.proj_s1(hidden), hidden
+
+    def decode_s2(self, context: torch.Tensor, s1_ids: torch.Tensor) -> torch.Tensor:
+        """Fine logits (B, Tq, 2**s2_bits) conditioned on chosen coarse ids s1 (B, Tq) and context (B, T, d)."""
+        sibling = self.embedding.emb_s1(s1_ids)
+        return self.head.proj_s2(self.dep_layer(context, sibling))
+
+    def forward(self, s1_ids: torch.Tensor, s2_ids: torch.Tensor, stamp: torch.Tensor | None = None, *,
+                s1_condition: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> KronosOutput:
+        """Training forward. The fine head is conditioned on ``s1_condition`` (B, T) — the true next
+        coarse ids for teacher forcing — or, when None, on coarse ids sampled from the s1 logits."""
+        s1_logits, hidden = self.decode_s1(s1_ids, s2_ids, stamp)
+        if s1_condition is None:
+            probs = s1_logits.detach().float().softmax(-1).flatten(0, 1)
+            s1_condition = torch.multinomial(probs, 1, generator=generator).view(s1_ids.shape)
+        return KronosOutput(s1_logits, self.decode_s2(hidden, s1_condition))
+
+    # ---- pieces the generation engine composes ---------------------------------------
+    def embed(self, s1_ids: torch.Tensor, s2_ids: torch.Tensor, stamp: torch.Tensor | None) -> torch.Tensor:
+        x = self.embedding(s1_ids, s2_ids)
+        if stamp is not None:
+            x = x + self.time_emb(stamp)
+        return self.token_drop(x)  # (B, T, d)
+
+    def trunk(self, x: torch.Tensor, caches: list[LayerCache] | None = None) -> torch.Tensor:
+        """Causal blocks then the final norm: (B, T, d) -> h (B, T, d), extending ``caches`` if given."""
+        for index, block in enumerate(self.transformer):
+            x = block(x, cache=None if caches is None else caches[index])
+        return self.norm(x)
+
+    def new_caches(self, batch: int, capacity: int, *, device, dtype, ring: bool = False) -> list[LayerCache]:
+        """Empty trunk caches, one per block, then one for the dependency layer's keys/values of h."""
+        cfg = self.config
+        trunk = [LayerCache(batch, cfg.n_heads, cfg.d_model // cfg.n_heads, capacity, device=device,
+                            dtype=dtype, ring=ring) for _ in range(cfg.n_layers)]
+        dep = LayerCache(batch, DEPENDENCY_HEADS, cfg.d_model // DEPENDENCY_HEADS, capacity,
+                         device=device, dtype=dtype, ring=ring)
+        return trunk + [dep]
+
+    def cache_context(self, hidden: torch.Tensor, dep_cache: LayerCache) -> None:
+        """Append the dependency layer's keys/values of new trunk states h (B, t, d)."""
+        attn = self.dep_layer.cross_attn
+        dep_cache.append(attn.split_heads(attn.k_proj(hidden)), attn.split_heads(attn.v_proj(hidden)))
+
+    def fine_logits_last(self, hidden_last: torch.Tensor, s1_ids: torch.Tensor, dep_cache: LayerCache):
+        """Fine logits (B, 2**s2_bits) at the newest position, as ``decode_s2(h, s1[:, None])[:, -1]``.
+
+        A single query sits at rotary position 0 (no rotation) and sees every cached position.
+        """
+        attn = self.dep_layer.cross_attn
+        query = attn.split_heads(attn.q_proj(self.embedding.emb_s1(s1_ids)[:, None, :]))  # (B, 4, 1, hd)
+        keys = dep_cache.keys[:, :, : dep_cache.filled]
+        values = dep_cache.values[:, :, : dep_cache.filled]
+        attended = attn.attend(query, keys, values, causal=False)  # (B, 1, d)
+        return self.head.proj_s2(self.dep_layer.norm(hidden_last + attended))[:, -1]

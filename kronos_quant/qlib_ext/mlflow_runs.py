@@ -1,0 +1,80 @@
+"""Read finished Qlib workflow runs (MLflow recorders) back as report inputs.
+
+A run must hold ``pred.pkl`` and ``label.pkl`` (``SignalRecord``); ``portfolio_analysis/
+report_normal_1day.pkl`` and ``port_analysis_1day.pkl`` (``PortAnaRecord``) are used when
+present, and ``pred_raw.pkl`` (``NeutralizeSignalRecord``) adds a ``<name>_raw`` signal.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from kronos_quant.qlib_ext.records import RAW_PRED, try_load, load_signal_result
+from kronos_quant.research.report_data import SignalResult
+
+logger = logging.getLogger(__name__)
+
+
+def normalize_uri(uri: str | None) -> str:
+    """``None`` -> ``file:<cwd>/mlruns``; a bare path -> ``file:<absolute path>``; URIs unchanged."""
+    if uri is None:
+        return f"file:{Path.cwd() / 'mlruns'}"
+    if "://" in uri or uri.startswith("file:"):
+        return uri
+    return f"file:{Path(uri).expanduser().resolve()}"
+
+
+def ensure_qlib(uri: str) -> None:
+    """``qlib.init`` with an MLflow experiment manager at ``uri`` unless qlib is already initialised."""
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import qlib
+    from qlib.config import C
+
+    if C.registered:
+        return
+    exp_manager = {
+        "class": "MLflowExpManager",
+        "module_path": "qlib.workflow.expm",
+        "kwargs": {"uri": uri, "default_exp_name": "Experiment"},
+    }
+    qlib.init(exp_manager=exp_manager, kernels=1)
+
+
+def _run_name(recorder, taken: set) -> str:
+    name = recorder.name or recorder.id
+    return f"{name}_{recorder.id[:8]}" if name in taken else name
+
+
+def load_runs(experiment: str, run_ids=None, *, uri: str | None = None) -> list[SignalResult]:
+    """One :class:`SignalResult` per run (all runs of ``experiment`` when ``run_ids`` is empty).
+
+    Signals are named after the recorder name (made unique with the run id when needed).
+    """
+    from qlib.workflow import R
+
+    uri = normalize_uri(uri)
+    ensure_qlib(uri)
+    with R.uri_context(uri):
+        try:
+            exp = R.get_exp(experiment_name=experiment, create=False)
+        except ValueError as err:
+            raise ValueError(f"experiment {experiment!r} not found under {uri}; check --experiment/--uri") from err
+        recorders = exp.list_recorders()
+        wanted = list(run_ids) if run_ids else sorted(recorders)
+        unknown = [run for run in wanted if run not in recorders]
+        if unknown:
+            raise ValueError(f"runs {unknown} not in experiment {experiment!r}; available: {sorted(recorders)}")
+        results, taken = [], set()
+        for run_id in wanted:
+            recorder = recorders[run_id]
+            name = _run_name(recorder, taken)
+            taken.add(name)
+            result = load_signal_result(recorder, name)
+            results.append(result)
+            raw = try_load(recorder, RAW_PRED)
+            if raw is not None:
+                results.append(SignalResult(name=f"{name}_raw", pred=raw, label=result.label))
+        logger.info("loaded %d signal(s) from experiment %s", len(results), experiment)
+        return results

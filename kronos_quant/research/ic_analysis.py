@@ -1,0 +1,279 @@
+"""Information-coefficient analysis of a cross-sectional signal.
+
+Conventions
+-----------
+- ``signal`` and ``label`` are ``pd.Series`` indexed ``(datetime, instrument)`` (Qlib's
+  ``pred.pkl`` / ``label.pkl`` layout; a one-column DataFrame is accepted and squeezed).
+- The label at ``t`` is Qlib's forward return ``close[t+h+1] / close[t+1] - 1`` (h = 1 is
+  ``Ref($close, -2) / Ref($close, -1) - 1``): the signal known at the close of ``t`` is traded at
+  ``t+1``. Returns are fractions (0.01 = 1 %).
+- IC is computed per date across instruments: IC = Pearson, RankIC = Spearman, via Qlib's
+  ``qlib.contrib.eva.alpha.calc_ic`` (imported lazily). Summary statistics are taken over dates:
+  ``std`` uses ``ddof=1``, ``ICIR = mean / std`` and ``t = mean / std * sqrt(n_days)``.
+- Quantile ``1`` holds the lowest signal values, quantile ``n`` the highest; cumulative returns
+  are *summed* daily returns (as in Qlib's report graphs), not compounded.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+DECAY_HORIZONS = tuple(range(1, 21))  # label horizons (days) for IC decay
+
+
+def as_panel_series(data, name: str) -> pd.Series:
+    """Validate a ``(datetime, instrument)`` Series (or one-column DataFrame) and return it as float."""
+    if isinstance(data, pd.DataFrame):
+        if data.shape[1] != 1:
+            raise ValueError(f"{name} must be a Series or a one-column DataFrame; got columns {list(data.columns)}")
+        data = data.iloc[:, 0]
+    if not isinstance(data, pd.Series):
+        raise TypeError(f"{name} must be a pd.Series indexed (datetime, instrument); got {type(data).__name__}")
+    if not isinstance(data.index, pd.MultiIndex) or data.index.nlevels != 2:
+        raise ValueError(f"{name} must have a 2-level MultiIndex (datetime, instrument); got {data.index.names}")
+    if list(data.index.names) != ["datetime", "instrument"]:
+        if list(data.index.names) == ["instrument", "datetime"]:
+            raise ValueError(f"{name} is indexed (instrument, datetime); pass {name}.swaplevel().sort_index()")
+        raise ValueError(
+            f"{name} index levels must be named ('datetime', 'instrument'); got {data.index.names}. "
+            "Use .rename_axis(['datetime', 'instrument'])"
+        )
+    return data.astype(float)
+
+
+@dataclass(frozen=True)
+class ICStats:
+    """Summary over dates of a daily IC series (unitless correlations)."""
+
+    mean: float
+    std: float  # ddof=1 over dates
+    icir: float  # mean / std
+    t_stat: float  # mean / std * sqrt(n_days)
+    hit_rate: float  # fraction of dates with IC > 0
+    n_days: int  # dates with a finite IC
+
+
+def ic_series(signal, label) -> pd.DataFrame:
+    """Daily IC and RankIC. Returns a DataFrame ``(dates, [IC, RankIC])`` indexed by datetime."""
+    from qlib.contrib.eva.alpha import calc_ic  # lazy: research/ must import without qlib
+
+    signal = as_panel_series(signal, "signal")
+    label = as_panel_series(label, "label")
+    ic, rank_ic = calc_ic(signal, label, date_col="datetime", dropna=False)
+    return pd.DataFrame({"IC": ic, "RankIC": rank_ic}).astype(float)
+
+
+def ic_stats(ic: pd.Series) -> ICStats:
+    """Mean, std, ICIR, t-stat and hit rate of a daily IC series (NaN days are ignored)."""
+    values = pd.Series(ic, dtype=float).dropna()
+    n_days = int(values.size)
+    mean = float(values.mean()) if n_days else float("nan")
+    std = float(values.std(ddof=1)) if n_days > 1 else float("nan")
+    icir = mean / std if std and np.isfinite(std) and std > 0 else float("nan")
+    return ICStats(
+        mean=mean,
+        std=std,
+        icir=icir,
+        t_stat=icir * np.sqrt(n_days),
+        hit_rate=float((values > 0).mean()) if n_days else float("nan"),
+        n_days=n_days,
+    )
+
+
+def rolling_ic(ic_frame: pd.DataFrame, window: int = 20) -> pd.DataFrame:
+    """Rolling mean of each IC column over ``window`` dates (first ``window - 1`` rows are NaN)."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1 date; got {window}")
+    return ic_frame.rolling(window, min_periods=window).mean()
+
+
+def forward_returns(close: pd.DataFrame, horizons=DECAY_HORIZONS) -> dict[int, pd.Series]:
+    """Qlib-convention labels ``close[t+h+1] / close[t+1] - 1`` from a close panel.
+
+    ``close``: DataFrame ``(dates, instruments)``. Returns ``{h: Series (datetime, instrument)}``;
+    the last ``h + 1`` dates of each label are NaN (and dropped).
+    """
+    if not isinstance(close, pd.DataFrame):
+        raise TypeError("close must be a wide DataFrame (index datetime, columns instrument)")
+    labels = {}
+    entry = close.shift(-1)
+    for horizon in horizons:
+        if horizon < 1:
+            raise ValueError(f"horizons must be >= 1; got {horizon}")
+        wide = close.shift(-(horizon + 1)) / entry - 1.0
+        stacked = wide.stack(future_stack=True).dropna()
+        labels[int(horizon)] = stacked.rename_axis(["datetime", "instrument"]).rename(f"label_{horizon}")
+    return labels
+
+
+def ic_decay(signal, labels: Mapping[int, pd.Series]) -> pd.DataFrame:
+    """Mean IC and RankIC of ``signal`` against each horizon's label. DataFrame ``(horizons, [IC, RankIC])``."""
+    if not labels:
+        raise ValueError("labels must map at least one horizon to a label Series; see forward_returns()")
+    rows = {}
+    for horizon, label in sorted(labels.items()):
+        frame = ic_series(signal, label)
+        rows[horizon] = frame.mean()
+    return pd.DataFrame(rows).T.rename_axis("horizon")
+
+
+def quantile_groups(signal, n_quantiles: int = 5) -> pd.Series:
+    """Per-date quantile (1 = lowest signal .. n = highest) of each instrument.
+
+    With ``rank`` = 1..m (ties broken by order of appearance) on a date with m valid values,
+    the group is ``floor((rank - 1) * n / m) + 1`` -- equal-count buckets, NaN signal -> NaN group.
+    """
+    if n_quantiles < 2:
+        raise ValueError(f"n_quantiles must be >= 2; got {n_quantiles}")
+    signal = as_panel_series(signal, "signal")
+    by_date = signal.groupby(level="datetime")
+    rank = by_date.rank(method="first")
+    count = by_date.transform("count")
+    return np.floor((rank - 1) * n_quantiles / count) + 1
+
+
+def quantile_returns(signal, label, n_quantiles: int = 5) -> pd.DataFrame:
+    """Mean label per date and quantile. DataFrame ``(dates, [1..n])``; returns as fractions."""
+    signal = as_panel_series(signal, "signal")
+    label = as_panel_series(label, "label")
+    frame = pd.DataFrame({"signal": signal, "label": label}).dropna()
+    frame["group"] = quantile_groups(frame["signal"], n_quantiles).astype(int)
+    table = frame.groupby([pd.Grouper(level="datetime"), "group"])["label"].mean().unstack("group")
+    return table.reindex(columns=range(1, n_quantiles + 1))
+
+
+def long_short(quantile_frame: pd.DataFrame) -> pd.Series:
+    """Daily top-minus-bottom quantile return (fractions)."""
+    return (quantile_frame.iloc[:, -1] - quantile_frame.iloc[:, 0]).rename("long_short")
+
+
+def cumulative(returns):
+    """Cumulative *sum* of daily returns, NaN days counted as 0 (Qlib report convention)."""
+    return returns.fillna(0.0).cumsum()
+
+
+def top_quantile_turnover(signal, n_quantiles: int = 5) -> pd.Series:
+    """Daily turnover of the top quantile: ``1 - |S_t & S_{t-1}| / |S_t|`` (first date NaN)."""
+    groups = quantile_groups(signal, n_quantiles)
+    top = groups[groups == n_quantiles]
+    members = top.groupby(level="datetime").apply(lambda s: frozenset(s.index.get_level_values("instrument")))
+    values, previous = {}, None
+    for date, current in members.items():
+        values[date] = np.nan if previous is None else 1.0 - len(current & previous) / len(current)
+        previous = current
+    return pd.Series(values, dtype=float, name="turnover").rename_axis("datetime")
+
+
+def rank_autocorrelation(signal, lag: int = 1) -> pd.Series:
+    """Per date, Spearman correlation of the signal at ``t`` with the signal ``lag`` dates earlier.
+
+    Only instruments present on both dates count; dates with < 2 common instruments are NaN.
+    """
+    if lag < 1:
+        raise ValueError(f"lag must be >= 1 date; got {lag}")
+    wide = as_panel_series(signal, "signal").unstack("instrument")
+    lagged = wide.shift(lag)
+    values = {}
+    for date in wide.index:
+        both = pd.DataFrame({"now": wide.loc[date], "before": lagged.loc[date]}).dropna()
+        values[date] = both["now"].corr(both["before"], method="spearman") if len(both) >= 2 else np.nan
+    return pd.Series(values, dtype=float, name="rank_autocorr").rename_axis("datetime")
+
+
+def sign_hit_rate(signal, label, *, demean: bool = False) -> float:
+    """Fraction of observations where ``sign(signal) == sign(label)``; zeros and NaNs are skipped.
+
+    ``demean=True`` subtracts each date's cross-sectional mean from both first, measuring
+    *relative* direction (useful for scores that are not centred at zero).
+    """
+    frame = pd.DataFrame({"s": as_panel_series(signal, "signal"), "l": as_panel_series(label, "label")}).dropna()
+    if demean:
+        frame = frame - frame.groupby(level="datetime").transform("mean")
+    frame = frame[(frame["s"] != 0) & (frame["l"] != 0)]
+    return float((np.sign(frame["s"]) == np.sign(frame["l"])).mean()) if len(frame) else float("nan")
+
+
+def ic_by_year(ic_frame: pd.DataFrame) -> pd.DataFrame:
+    """Per calendar year: mean, ICIR and hit rate of each IC column, plus the day count."""
+    years = pd.DatetimeIndex(ic_frame.index).year
+    rows = {}
+    for year, chunk in ic_frame.groupby(years):
+        row = {}
+        for column in ic_frame.columns:
+            stats = ic_stats(chunk[column])
+            row.update({f"{column}_mean": stats.mean, f"{column}_ICIR": stats.icir, f"{column}_hit_rate": stats.hit_rate})
+        row["n_days"] = len(chunk)
+        rows[int(year)] = row
+    return pd.DataFrame(rows).T.rename_axis("year")
+
+
+@dataclass(frozen=True)
+class SignalAnalysis:
+    """Everything the report needs about one signal; see :func:`analyze_signal`."""
+
+    ic: pd.DataFrame  # (dates, [IC, RankIC])
+    ic_stats: dict  # {"IC": ICStats, "RankIC": ICStats}
+    rolling_ic: pd.DataFrame  # (dates, [IC, RankIC])
+    quantile_returns: pd.DataFrame  # (dates, quantiles)
+    long_short: pd.Series  # (dates,)
+    turnover: pd.Series  # (dates,) top-quantile turnover
+    rank_autocorr: pd.Series  # (dates,) lag-1
+    by_year: pd.DataFrame  # (years, metrics)
+    sign_hit_rate: float
+    decay: pd.DataFrame | None = None  # (horizons, [IC, RankIC]) when labels/close were given
+
+
+def analyze_signal(
+    signal,
+    label,
+    *,
+    n_quantiles: int = 5,
+    rolling_window: int = 20,
+    decay_labels: Mapping[int, pd.Series] | None = None,
+) -> SignalAnalysis:
+    """Run every IC metric of this module on one signal/label pair."""
+    signal = as_panel_series(signal, "signal")
+    label = as_panel_series(label, "label")
+    ic = ic_series(signal, label)
+    quantiles = quantile_returns(signal, label, n_quantiles)
+    return SignalAnalysis(
+        ic=ic,
+        ic_stats={column: ic_stats(ic[column]) for column in ic.columns},
+        rolling_ic=rolling_ic(ic, rolling_window),
+        quantile_returns=quantiles,
+        long_short=long_short(quantiles),
+        turnover=top_quantile_turnover(signal, n_quantiles),
+        rank_autocorr=rank_autocorrelation(signal, 1),
+        by_year=ic_by_year(ic),
+        sign_hit_rate=sign_hit_rate(signal, label),
+        decay=ic_decay(signal, decay_labels) if decay_labels else None,
+    )
+
+
+def summarize_ic(signal, label, *, n_quantiles: int = 5) -> dict:
+    """JSON-ready headline numbers of ``signal`` against ``label``; see :func:`summarize_analysis`."""
+    return summarize_analysis(analyze_signal(signal, label, n_quantiles=n_quantiles))
+
+
+def summarize_analysis(analysis: SignalAnalysis) -> dict:
+    """JSON-ready dict of the headline numbers of a :class:`SignalAnalysis` (floats, NaN -> None)."""
+    summary = {}
+    for column, stats in analysis.ic_stats.items():
+        summary.update({f"{column}_{key}": value for key, value in asdict(stats).items()})
+    spread = analysis.long_short.dropna()
+    summary.update(
+        {
+            "long_short_mean": float(spread.mean()) if len(spread) else float("nan"),
+            "long_short_cumulative": float(spread.sum()),
+            "top_quantile_turnover_mean": float(analysis.turnover.mean()),
+            "rank_autocorr_mean": float(analysis.rank_autocorr.mean()),
+            "sign_hit_rate": analysis.sign_hit_rate,
+        }
+    )
+    return {key: (None if isinstance(value, float) and not np.isfinite(value) else value) for key, value in summary.items()}

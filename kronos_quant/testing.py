@@ -1,0 +1,31 @@
+"""Helpers for tests and examples: tiny configs and the location of the optional ../shared material."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kronos_quant.model.config import KronosConfig, TokenizerConfig
+
+
+def find_shared_dir() -> Path | None:
+    """$KRONOS_SHARED_DIR, else the ``shared`` folder beside the repository, else None."""
+    candidates = [os.environ.get("KRONOS_SHARED_DIR"), Path(__file__).resolve().parents[2] / "shared"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def tiny_tokenizer_config(**overrides) -> TokenizerConfig:
+    """A tokenizer small enough for CPU unit tests (d_model 32, 2+2 blocks)."""
+    values = dict(d_in=6, d_model=32, n_heads=4, ff_dim=64, n_enc_layers=3, n_dec_layers=3, s1_bits=6,
+                  s2_bits=6, group_size=4)
+    values.update(overrides)
+    return TokenizerConfig(**values)
+
+
+def tiny_predictor_config(**overrides) -> KronosConfig:
+    """A predictor small enough for CPU unit tests (d_model 32, 2 layers)."""
+    values = dict(s1_bits=6, s2_bits=6, n_layers=2, d_model=32, n_heads=4, ff_dim=64)
+    values.update(overrides)
+    return KronosConfig(**values)

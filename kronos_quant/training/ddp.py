@@ -1,0 +1,111 @@
+"""Distributed data parallel helpers, nanoGPT style: torchrun env -> process group, master gate.
+
+``torchrun --nproc_per_node=N ...`` sets RANK, WORLD_SIZE and LOCAL_RANK; without them the
+process is a world of one and no process group is created. gloo serves CPU, nccl serves CUDA.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process sits: rank, world size, and its device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_master(self) -> bool:
+        """True on rank 0, the only rank that logs and writes files."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """"auto" -> cuda:LOCAL_RANK when CUDA is available, else cpu; "cuda" -> cuda:LOCAL_RANK."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        name = f"cuda:{local_rank}"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available; use device: cpu (or auto)")
+    return torch.device(name)
+
+
+def init_distributed(device: str = "auto") -> DistContext:
+    """Join the torchrun process group when RANK/WORLD_SIZE are set; otherwise a single process."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistContext(device=resolve_device(device))
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    target = resolve_device(device, local_rank)
+    backend = "nccl" if target.type == "cuda" else "gloo"
+    if target.type == "cuda":
+        torch.cuda.set_device(target)
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+    if rank == 0:
+        logger.info("DDP: %d processes, backend %s", world_size, backend)
+    return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=target)
+
+
+def shutdown_distributed() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap_model(model: nn.Module, ctx: DistContext) -> nn.Module:
+    """DDP-wrap ``model`` (already on ctx.device) when distributed; otherwise return it unchanged."""
+    if not ctx.distributed:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=device_ids)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under DDP (``.module``) and torch.compile (``._orig_mod``) wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """Sum of a float64 tensor over ranks (a copy; unchanged in a world of one)."""
+    values = values.detach().to(ctx.device, torch.float64).clone()
+    if ctx.distributed:
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def all_reduce_mean(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """Mean of a tensor over ranks (every rank gets the result)."""
+    return all_reduce_sum(values, ctx) / ctx.world_size
+
+
+def broadcast_flag(flag: bool, ctx: DistContext) -> bool:
+    """Rank 0's boolean on every rank (e.g. the early-stop decision)."""
+    if not ctx.distributed:
+        return flag
+    tensor = torch.tensor([1.0 if flag else 0.0], device=ctx.device)
+    dist.broadcast(tensor, src=0)
+    return bool(tensor.item())

@@ -1,0 +1,286 @@
+"""The training loop shared by the tokenizer and the predictor.
+
+``Trainer(model, loss_fn, config, train, valid).fit()`` runs AdamW with warmup + decay, gradient
+clipping and accumulation, bf16 autocast on CUDA, optional torch.compile and DDP, evaluates on
+the validation windows, keeps ``best/`` (lowest validation loss) and ``last/`` checkpoints plus
+``resume.pt``, stops early when validation stops improving, and refuses to continue (or save)
+after a non-finite loss.
+
+``loss_fn(model, bars (B, L, 6), stamps (B, L, 5))`` returns a NamedTuple whose first field
+``total`` is the scalar to minimise; the other fields are logged. It must work on the DDP-wrapped
+model in train mode and on the plain module in eval mode.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from kronos_quant.training import checkpointing as ckpt
+from kronos_quant.training.config import TrainConfig
+from kronos_quant.training.datasets import (WindowArrays, epoch_permutation, rank_shard, step_rows,
+                                            steps_per_epoch, validation_rows)
+from kronos_quant.training.ddp import DistContext, all_reduce_mean, all_reduce_sum, unwrap, wrap_model
+from kronos_quant.training.metrics_log import MetricsLogger
+from kronos_quant.training.optim import build_optimizer, build_scheduler
+
+logger = logging.getLogger(__name__)
+
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], NamedTuple]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss (or gradient norm) became NaN/inf; the last good checkpoint is left untouched."""
+
+
+@dataclass
+class TrainState:
+    """Counters that, with the weights, optimizer, scheduler and RNGs, define where a run is."""
+
+    epoch: int = 0  # current epoch (0-based)
+    step_in_epoch: int = 0  # optimizer steps done in the current epoch (the data position)
+    step: int = 0  # optimizer steps done in total
+    best_val_loss: float = float("inf")
+    bad_evals: int = 0  # evaluations since the last improvement (early stopping)
+    last_eval_step: int = -1
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    best_dir: Path  # checkpoint with the lowest validation loss
+    last_dir: Path  # checkpoint after the final step
+    best_val_loss: float
+    steps: int  # optimizer steps done
+    stopped_early: bool
+
+
+class Trainer:
+    """One training run; see the module docstring. ``on_step_end(step)`` is a hook for tests."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, config: TrainConfig, train: WindowArrays,
+                 valid: WindowArrays, *, ctx: DistContext | None = None,
+                 on_step_end: Callable[[int], None] | None = None):
+        self.config, self.loss_fn, self.train, self.valid = config, loss_fn, train, valid
+        self.ctx = ctx or DistContext(device=torch.device("cpu"))
+        self.on_step_end = on_step_end
+        self.out_dir = Path(config.out_dir)
+        self.steps_per_epoch = steps_per_epoch(
+            len(train), windows_per_epoch=config.windows_per_epoch, batch_size=config.batch_size,
+            grad_accum_steps=config.grad_accum_steps, world_size=self.ctx.world_size)
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{len(train)} training windows make no full step of batch_size {config.batch_size} x "
+                             f"grad_accum_steps {config.grad_accum_steps} x {self.ctx.world_size} ranks; "
+                             "lower batch_size or add data")
+        self.total_steps = config.max_steps or config.epochs * self.steps_per_epoch
+        self._setup_determinism()
+        self.model = self._prepare_model(model)
+        self.optimizer = build_optimizer(unwrap(self.model), lr=config.lr, betas=config.betas,
+                                         weight_decay=config.weight_decay, device=self.ctx.device)
+        self.scheduler = build_scheduler(self.optimizer, warmup_steps=config.warmup_steps,
+                                         total_steps=self.total_steps, schedule=config.schedule,
+                                         min_lr_ratio=config.min_lr_ratio)
+        self.state = TrainState()
+        self.metrics = MetricsLogger(self.out_dir, enabled=self.ctx.is_master)
+        use_bf16 = config.bf16 and self.ctx.device.type == "cuda"
+        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+
+    # ---- set-up ----------------------------------------------------------------------
+    def _setup_determinism(self) -> None:
+        seed = self.config.seed + self.ctx.rank  # distinct dropout masks per rank
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        if self.config.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+
+    def _prepare_model(self, model: nn.Module) -> nn.Module:
+        model = model.to(self.ctx.device).train()
+        if self.config.compile:
+            model = torch.compile(model)
+        return wrap_model(model, self.ctx)
+
+    # ---- the run ---------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        if self.ctx.is_master:
+            ckpt.recover_checkpoint_dirs(self.out_dir)
+        self._barrier()
+        resume_path = self.out_dir / ckpt.RESUME_NAME
+        if self.config.resume and resume_path.is_file():
+            self._restore(ckpt.load_resume_state(resume_path))
+        elif resume_path.is_file() and self.ctx.is_master:
+            logger.warning("%s holds an earlier run; starting afresh (resume: false) will overwrite it",
+                           self.out_dir)
+        stopped_early = False
+        progress = tqdm(total=self.total_steps, initial=self.state.step, disable=not self.ctx.is_master,
+                        desc="train", dynamic_ncols=True)
+        with progress:
+            while self.state.step < self.total_steps and not stopped_early:
+                stopped_early = self._run_epoch(progress)
+        if self.state.last_eval_step != self.state.step:
+            self._evaluate_and_checkpoint()
+        self._barrier()
+        return TrainResult(self.out_dir / "best", self.out_dir / "last", self.state.best_val_loss,
+                           self.state.step, stopped_early)
+
+    def _run_epoch(self, progress) -> bool:
+        """Steps of the current epoch from the saved data position; True when early stopping fired."""
+        cfg, state = self.config, self.state
+        order = epoch_permutation(len(self.train), state.epoch, seed=cfg.seed, windows_per_epoch=cfg.windows_per_epoch)
+        shard = rank_shard(order, self.ctx.rank, self.ctx.world_size)
+        while state.step_in_epoch < self.steps_per_epoch and state.step < self.total_steps:
+            rows = step_rows(shard, state.step_in_epoch, batch_size=cfg.batch_size,
+                             grad_accum_steps=cfg.grad_accum_steps)
+            metrics = self._train_step(rows)
+            state.step += 1
+            state.step_in_epoch += 1
+            progress.update(1)
+            if state.step % cfg.log_every == 0 or state.step == 1:
+                progress.set_postfix(loss=f"{metrics['train/loss']:.4f}")
+                self.metrics.log(state.step, metrics)
+            stop = cfg.eval_every is not None and state.step % cfg.eval_every == 0 and self._evaluate_and_checkpoint()
+            if self.on_step_end is not None:
+                self.on_step_end(state.step)
+            if stop:
+                return True
+        if state.step_in_epoch >= self.steps_per_epoch:
+            state.epoch += 1
+            state.step_in_epoch = 0
+            if cfg.eval_every is None:
+                return self._evaluate_and_checkpoint()
+        return False
+
+    def _train_step(self, micro_batches: list[np.ndarray]) -> dict[str, float]:
+        """One optimizer step over ``grad_accum_steps`` micro-batches; returns rank-averaged metrics."""
+        model, accum = self.model, len(micro_batches)
+        sums = None
+        for index, rows in enumerate(micro_batches):
+            bars, stamps = self.train.batch(rows, self.ctx.device)
+            sync = index == accum - 1 or not self.ctx.distributed
+            with (contextlib.nullcontext() if sync else model.no_sync()), self.autocast():
+                out = self.loss_fn(model, bars, stamps)
+            (out.total / accum).backward()
+            parts = torch.stack([value.detach().float() for value in out])
+            sums = parts if sums is None else sums + parts
+        means = all_reduce_mean(sums / accum, self.ctx).tolist()
+        if not np.isfinite(means[0]):
+            self._raise_non_finite("loss", means[0])
+        grad_norm = self._clip_gradients()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        lr = self.scheduler.get_last_lr()[0]
+        self.scheduler.step()
+        metrics = {f"train/{'loss' if name == 'total' else name}": value for name, value in zip(out._fields, means)}
+        metrics.update({"train/lr": lr, "train/grad_norm": grad_norm})
+        return metrics
+
+    def _clip_gradients(self) -> float:
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        max_norm = self.config.grad_clip if self.config.grad_clip is not None else float("inf")
+        norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        if not np.isfinite(norm):
+            self._raise_non_finite("gradient norm", norm)
+        return norm
+
+    def _raise_non_finite(self, what: str, value: float) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        step = self.state.step + 1
+        raise NonFiniteLossError(
+            f"non-finite {what} ({value}) at optimizer step {step} (epoch {self.state.epoch}, batch "
+            f"{self.state.step_in_epoch} of the epoch); stopped without saving. The last good checkpoint "
+            f"({self.out_dir / 'last'}, resume state {self.out_dir / ckpt.RESUME_NAME}) is untouched. "
+            "Check the input windows for extreme values, lower lr or raise warmup_steps, or set grad_clip.")
+
+    # ---- evaluation and checkpoints ----------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Mean validation losses over this run's validation windows (all ranks together)."""
+        model = unwrap(self.model)
+        model.eval()
+        rows = validation_rows(len(self.valid), seed=self.config.seed, limit=self.config.valid_windows,
+                               rank=self.ctx.rank, world_size=self.ctx.world_size)
+        sums, fields = None, ("total",)
+        for start in range(0, len(rows), self.config.batch_size):
+            batch = rows[start: start + self.config.batch_size]
+            bars, stamps = self.valid.batch(batch, self.ctx.device)
+            with self.autocast():
+                out = self.loss_fn(model, bars, stamps)
+            fields = out._fields
+            weighted = torch.stack([value.float() for value in out] + [torch.ones((), device=bars.device)]) * len(batch)
+            sums = weighted if sums is None else sums + weighted
+        model.train()
+        if sums is None:  # this rank holds no validation rows
+            sums = torch.zeros(len(fields) + 1)
+        totals = all_reduce_sum(sums, self.ctx).tolist()
+        count = max(totals[-1], 1.0)
+        return {f"val/{'loss' if name == 'total' else name}": value / count for name, value in zip(fields, totals)}
+
+    def _evaluate_and_checkpoint(self) -> bool:
+        """Evaluate, save best/last/resume (rank 0); True when early stopping should stop the run."""
+        cfg, state = self.config, self.state
+        metrics = self.evaluate()
+        val_loss = metrics["val/loss"]
+        state.last_eval_step = state.step
+        if not np.isfinite(val_loss):
+            self._raise_non_finite("validation loss", val_loss)
+        improved = val_loss < state.best_val_loss - cfg.min_delta
+        state.best_val_loss = val_loss if improved else state.best_val_loss
+        state.bad_evals = 0 if improved else state.bad_evals + 1
+        self.metrics.log(state.step, {**metrics, "val/best_loss": state.best_val_loss})
+        rng_states = self._gather_rng_states()
+        if self.ctx.is_master:
+            logger.info("step %d: val loss %.5f (best %.5f)", state.step, val_loss, state.best_val_loss)
+            plain = unwrap(self.model)
+            if improved:
+                ckpt.save_model_dir(plain, self.out_dir / "best")
+            ckpt.save_model_dir(plain, self.out_dir / "last")
+            ckpt.save_resume_state(self.out_dir / ckpt.RESUME_NAME, self._resume_payload(rng_states))
+        stop = cfg.patience is not None and state.bad_evals >= cfg.patience
+        if stop and self.ctx.is_master:
+            logger.info("early stopping at step %d: no improvement in %d evaluations", state.step, cfg.patience)
+        return stop
+
+    def _resume_payload(self, rng_states: list) -> dict:
+        return {"model": {k: v.detach().cpu() for k, v in unwrap(self.model).state_dict().items()},
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "rng": rng_states, "state": dataclasses.asdict(self.state),
+                "world_size": self.ctx.world_size, "config": dataclasses.asdict(self.config)}
+
+    def _gather_rng_states(self) -> list:
+        state = ckpt.rng_state()
+        if not self.ctx.distributed:
+            return [state]
+        import torch.distributed as dist
+
+        gathered = [None] * self.ctx.world_size
+        dist.all_gather_object(gathered, state)
+        return gathered
+
+    def _restore(self, payload: dict) -> None:
+        if payload["world_size"] != self.ctx.world_size:
+            raise ValueError(f"resume state in {self.out_dir} was written by {payload['world_size']} processes, "
+                             f"this run has {self.ctx.world_size}; resume with the same --nproc_per_node")
+        unwrap(self.model).load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        ckpt.set_rng_state(payload["rng"][self.ctx.rank])
+        self.state = TrainState(**payload["state"])
+        if self.ctx.is_master:
+            logger.info("resumed from %s at step %d (epoch %d)", self.out_dir / ckpt.RESUME_NAME,
+                        self.state.step, self.state.epoch)
+
+    def _barrier(self) -> None:
+        if self.ctx.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()

@@ -1,0 +1,80 @@
+"""Shared, session-scoped fixtures: a tiny synthetic market and the read-only shared data.
+
+qlib is never imported here at import time; tests that need it import it themselves.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# 40 stocks over ~2.5 years; the `csi300` universe holds 25 of them (plus benchmark SH000300)
+TINY_MARKET_KWARGS = dict(seed=7, n_instruments=40, universe_size=25, start="2020-01-02",
+                          end="2022-06-30", n_industries=8)
+
+
+def _shared_dir() -> Path | None:
+    env = os.environ.get("KRONOS_SHARED_DIR")
+    path = Path(env) if env else REPO_ROOT.parent / "shared"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def tiny_market_config():
+    """The SynthConfig behind ``tiny_market``."""
+    from kronos_quant.data.synth import SynthConfig
+
+    return SynthConfig(**TINY_MARKET_KWARGS)
+
+
+@pytest.fixture(scope="session")
+def tiny_market(tmp_path_factory, tiny_market_config) -> Path:
+    """Path to a Qlib provider dir with the tiny synthetic market (universes: all, csi300, index)."""
+    from kronos_quant.data.synth import write_synthetic_market
+
+    return write_synthetic_market(tmp_path_factory.mktemp("synth") / "cn_tiny", tiny_market_config)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """/work/shared (or $KRONOS_SHARED_DIR); skips when absent."""
+    path = _shared_dir()
+    if path is None:
+        pytest.skip("../shared absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def csi300_provider(shared_dir) -> Path:
+    """The real CSI300 Qlib provider in shared/data/qlib_cn_csi300; skips when absent."""
+    path = shared_dir / "data" / "qlib_cn_csi300"
+    if not path.is_dir():
+        pytest.skip(f"{path} absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def init_qlib():
+    """Callable ``init_qlib(provider_dir)``: qlib.init on that provider (region cn, one kernel, no caches).
+
+    qlib is process-global; the callable re-initialises only when the provider changes.
+    """
+
+    def _init(provider) -> None:
+        import qlib
+        from qlib.config import C
+
+        uri = str(Path(provider).resolve())
+        current = C.get("provider_uri") if C.registered else None
+        current = current.get("__DEFAULT_FREQ") if isinstance(current, dict) else current
+        if current is not None and str(current) == uri:
+            return
+        qlib.init(provider_uri=uri, region="cn", kernels=1, expression_cache=None, dataset_cache=None)
+
+    return _init
