@@ -8,12 +8,10 @@ from kronos_quant.model.config import KronosConfig, TokenizerConfig
 
 
 def find_shared_dir() -> Path | None:
-    """$KRONOS_SHARED_DIR, else the ``shared`` folder beside the repository, else None."""
-    candidates = [os.environ.get("KRONOS_SHARED_DIR"), Path(__file__).resolve().parents[2] / "shared"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+    """$KRONOS_SHARED_DIR when set, else the ``shared`` folder beside the repository; None if absent."""
+    configured = os.environ.get("KRONOS_SHARED_DIR")
+    candidate = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared"
+    return candidate if candidate.is_dir() else None
 
 
 def tiny_tokenizer_config(**overrides) -> TokenizerConfig:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from kronos_quant.testing import find_shared_dir
+
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -17,12 +19,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # 40 stocks over ~2.5 years; the `csi300` universe holds 25 of them (plus benchmark SH000300)
 TINY_MARKET_KWARGS = dict(seed=7, n_instruments=40, universe_size=25, start="2020-01-02",
                           end="2022-06-30", n_industries=8)
-
-
-def _shared_dir() -> Path | None:
-    env = os.environ.get("KRONOS_SHARED_DIR")
-    path = Path(env) if env else REPO_ROOT.parent / "shared"
-    return path if path.is_dir() else None
 
 
 @pytest.fixture(scope="session")
@@ -44,19 +40,35 @@ def tiny_market(tmp_path_factory, tiny_market_config) -> Path:
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """/work/shared (or $KRONOS_SHARED_DIR); skips when absent."""
-    path = _shared_dir()
+    path = find_shared_dir()
     if path is None:
         pytest.skip("../shared absent")
     return path
 
 
-@pytest.fixture(scope="session")
-def csi300_provider(shared_dir) -> Path:
-    """The real CSI300 Qlib provider in shared/data/qlib_cn_csi300; skips when absent."""
-    path = shared_dir / "data" / "qlib_cn_csi300"
+def _shared_fixture(shared_dir: Path, relative: str) -> Path:
+    path = shared_dir / relative
     if not path.is_dir():
         pytest.skip(f"{path} absent")
     return path
+
+
+@pytest.fixture(scope="session")
+def parity_dir(shared_dir) -> Path:
+    """Tiny random checkpoints in the official layout + the reference implementation's outputs."""
+    return _shared_fixture(shared_dir, "fixtures/kronos_parity")
+
+
+@pytest.fixture(scope="session")
+def official_dir(shared_dir) -> Path:
+    """The official config.json files and expected tensor names/shapes."""
+    return _shared_fixture(shared_dir, "fixtures/official_checkpoints")
+
+
+@pytest.fixture(scope="session")
+def csi300_provider(shared_dir) -> Path:
+    """The real CSI300 Qlib provider in shared/data/qlib_cn_csi300; skips when absent."""
+    return _shared_fixture(shared_dir, "data/qlib_cn_csi300")
 
 
 @pytest.fixture(scope="session")

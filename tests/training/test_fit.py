@@ -14,7 +14,7 @@ def test_tokenizer_loss_falls(windows, make_config, tmp_path):
     train, valid = windows
     result = fit_tokenizer(make_config(tmp_path, epochs=4, eval_every=4, windows_per_epoch=128), train, valid)
     losses = _val_losses(tmp_path)
-    assert result.steps == 32 and len(losses) == 4
+    assert result.steps == 32 and len(losses) == 8
     assert losses[-1] < 0.6 * losses[0], losses
     assert result.best_val_loss == min(losses)
     loaded = KronosTokenizer.from_pretrained(result.best_dir)
