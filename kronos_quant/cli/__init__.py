@@ -11,7 +11,7 @@ import logging
 import sys
 
 # module name -> one-line help; each module defines register(subparsers)
-SUBCOMMAND_MODULES = ("forecast", "data", "train", "report", "demo")
+SUBCOMMAND_MODULES = ("forecast", "data", "train", "report", "demo", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ def _run(args: argparse.Namespace) -> int:
     from kronos_quant.training.config import load_train_config
     from kronos_quant.training.ddp import init_distributed, shutdown_distributed
     from kronos_quant.training.fit import fit_task
+    from kronos_quant.training.loop import NonFiniteLossError
 
     overrides = {"max_steps": args.max_steps, "device": args.device, "out_dir": args.out_dir,
                  "epochs": args.epochs, "resume": True if args.resume else None}
@@ -37,6 +38,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         train, valid = _load_data(config.data)
         result = fit_task(args.task, config, train, valid, ctx=ctx)
+    except NonFiniteLossError as err:
+        logger.error("%s", err)
+        return 3
     finally:
         shutdown_distributed()
     if ctx.is_master:

@@ -54,7 +54,7 @@ def generate_cached(model: Kronos, s1_history: torch.Tensor, s2_history: torch.T
     hidden_last, caches = _prefill(model, s1_history[:, start:], s2_history[:, start:],
                                    stamps[:, start:history], capacity, ring, dtype)
     if paths > 1:
-        caches = [cache.repeat_interleave(paths) for cache in caches]
+        caches = [cache.share_among_paths(paths) for cache in caches]
         hidden_last = hidden_last.repeat_interleave(paths, dim=0)
         stamps = stamps.repeat_interleave(paths, dim=0)
     flat_uniforms = uniforms.reshape(-1, horizon, 2)

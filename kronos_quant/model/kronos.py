@@ -14,7 +14,7 @@ from torch import nn
 
 from kronos_quant.model.checkpoint import PretrainedMixin
 from kronos_quant.model.config import KronosConfig
-from kronos_quant.model.kv_cache import LayerCache
+from kronos_quant.model.kv_cache import LayerCache, SharedPrefixCache
 from kronos_quant.model.layers import Attention, RMSNorm, TransformerBlock
 
 DEPENDENCY_HEADS = 4  # the official dependency-aware layer uses 4 heads whatever n_heads is
@@ -144,19 +144,18 @@ class Kronos(PretrainedMixin, nn.Module):
                          device=device, dtype=dtype, ring=ring)
         return trunk + [dep]
 
-    def cache_context(self, hidden: torch.Tensor, dep_cache: LayerCache) -> None:
+    def cache_context(self, hidden: torch.Tensor, dep_cache: LayerCache | SharedPrefixCache) -> None:
         """Append the dependency layer's keys/values of new trunk states h (B, t, d)."""
         attn = self.dep_layer.cross_attn
         dep_cache.append(attn.split_heads(attn.k_proj(hidden)), attn.split_heads(attn.v_proj(hidden)))
 
-    def fine_logits_last(self, hidden_last: torch.Tensor, s1_ids: torch.Tensor, dep_cache: LayerCache):
+    def fine_logits_last(self, hidden_last: torch.Tensor, s1_ids: torch.Tensor,
+                         dep_cache: LayerCache | SharedPrefixCache):
         """Fine logits (B, 2**s2_bits) at the newest position, as ``decode_s2(h, s1[:, None])[:, -1]``.
 
         A single query sits at rotary position 0 (no rotation) and sees every cached position.
         """
         attn = self.dep_layer.cross_attn
         query = attn.split_heads(attn.q_proj(self.embedding.emb_s1(s1_ids)[:, None, :]))  # (B, 4, 1, hd)
-        keys = dep_cache.keys[:, :, : dep_cache.filled]
-        values = dep_cache.values[:, :, : dep_cache.filled]
-        attended = attn.attend(query, keys, values, causal=False)  # (B, 1, d)
+        attended = attn.resid_dropout(attn.out_proj(attn.merge_heads(dep_cache.attend(query))))  # (B, 1, d)
         return self.head.proj_s2(self.dep_layer.norm(hidden_last + attended))[:, -1]

@@ -1,7 +1,13 @@
-"""Preallocated key/value buffers for incremental decoding of the predictor trunk."""
+"""Key/value caches for incremental decoding.
+
+``LayerCache`` holds one sequence per row. ``SharedPrefixCache`` holds a lookback shared by the
+P sample paths of each series once, plus each path's own generated tokens: attention then reads
+the shared keys once per series instead of once per path, and nothing is copied P times.
+"""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 class LayerCache:
@@ -28,8 +34,8 @@ class LayerCache:
     def filled(self) -> int:
         return min(self.length, self.capacity)
 
-    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store k, v (B, H, t, hd) after the cached positions; return every stored key/value."""
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Store k, v (B, H, t, hd) after the cached positions."""
         count = k.shape[2]
         end = self.length + count
         if end <= self.capacity:
@@ -42,12 +48,77 @@ class LayerCache:
         else:
             raise RuntimeError(f"KV cache overflow: {end} positions > capacity {self.capacity}")
         self.length = end
-        return self.keys[:, :, : self.filled], self.values[:, :, : self.filled]
 
-    def repeat_interleave(self, repeats: int) -> "LayerCache":
-        """A new cache whose row b*repeats + r copies row b (one series -> its sample paths)."""
-        clone = LayerCache.__new__(LayerCache)
-        clone.keys = self.keys.repeat_interleave(repeats, dim=0)
-        clone.values = self.values.repeat_interleave(repeats, dim=0)
-        clone.length, clone.ring = self.length, self.ring
-        return clone
+    def attend(self, q: torch.Tensor) -> torch.Tensor:
+        """q (B, H, t, hd) for the last t cached positions -> (B, H, t, hd), causal within them."""
+        keys, values = self.keys[:, :, : self.filled], self.values[:, :, : self.filled]
+        count = q.shape[2]
+        if count == 1:
+            return F.scaled_dot_product_attention(q, keys, values)
+        if count == self.filled:
+            return F.scaled_dot_product_attention(q, keys, values, is_causal=True)
+        positions = torch.arange(self.filled - count, self.filled, device=q.device)
+        allowed = torch.arange(self.filled, device=q.device)[None, :] <= positions[:, None]
+        return F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed)
+
+    def share_among_paths(self, paths: int) -> "SharedPrefixCache | LayerCache":
+        """This cache as the common prefix of ``paths`` continuations per row."""
+        if self.ring:  # a ring overwrites prefix slots, so each path needs its own copy
+            clone = LayerCache.__new__(LayerCache)
+            clone.keys = self.keys.repeat_interleave(paths, dim=0)
+            clone.values = self.values.repeat_interleave(paths, dim=0)
+            clone.length, clone.ring = self.length, self.ring
+            return clone
+        return SharedPrefixCache(self, paths)
+
+
+class SharedPrefixCache:
+    """A (B, H, T0, hd) prefix shared by P paths per row, plus (B * P, H, capacity - T0, hd) suffixes.
+
+    Row b * P + p of a query is path p of series b. Appends go to the suffix.
+    """
+
+    def __init__(self, prefix: LayerCache, paths: int):
+        self.paths = paths
+        self.prefix_keys = prefix.keys[:, :, : prefix.length]
+        self.prefix_values = prefix.values[:, :, : prefix.length]
+        batch, heads, capacity, head_dim = prefix.keys.shape
+        self.suffix = LayerCache(batch * paths, heads, head_dim, max(capacity - prefix.length, 1),
+                                 device=prefix.keys.device, dtype=prefix.keys.dtype)
+        self.prefix_length = prefix.length
+
+    @property
+    def length(self) -> int:
+        return self.prefix_length + self.suffix.length
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        self.suffix.append(k, v)
+
+    def attend(self, q: torch.Tensor) -> torch.Tensor:
+        """q (B * P, H, t, hd) for the last t suffix positions -> (B * P, H, t, hd).
+
+        Every query sees the whole shared prefix and, causally, its own path's suffix.
+        """
+        rows, heads, count, head_dim = q.shape
+        batch = rows // self.paths
+        by_series = q.view(batch, self.paths, heads, count, head_dim).transpose(1, 2)  # (B, H, P, t, hd)
+        by_series = by_series.reshape(batch, heads, self.paths * count, head_dim)
+        prefix_scores = by_series @ self.prefix_keys.transpose(-1, -2)  # (B, H, P * t, T0)
+        prefix_scores = self._to_rows(prefix_scores, count)  # (B * P, H, t, T0)
+        filled = self.suffix.filled
+        suffix_scores = q @ self.suffix.keys[:, :, :filled].transpose(-1, -2)  # (B * P, H, t, n)
+        if count > 1:
+            positions = torch.arange(filled - count, filled, device=q.device)
+            hidden = torch.arange(filled, device=q.device)[None, :] > positions[:, None]
+            suffix_scores = suffix_scores.masked_fill(hidden, float("-inf"))
+        scores = torch.cat([prefix_scores, suffix_scores], dim=-1).float() * head_dim ** -0.5
+        prefix_weights, suffix_weights = scores.softmax(-1).to(q.dtype).split([self.prefix_length, filled], dim=-1)
+        prefix_weights = prefix_weights.view(batch, self.paths, heads, count, -1).transpose(1, 2)
+        prefix_out = prefix_weights.reshape(batch, heads, self.paths * count, -1) @ self.prefix_values
+        return self._to_rows(prefix_out, count) + suffix_weights @ self.suffix.values[:, :, :filled]
+
+    def _to_rows(self, tensor: torch.Tensor, count: int) -> torch.Tensor:
+        """(B, H, P * t, n) -> (B * P, H, t, n)."""
+        batch, heads, _, width = tensor.shape
+        tensor = tensor.view(batch, heads, self.paths, count, width).transpose(1, 2)
+        return tensor.reshape(batch * self.paths, heads, count, width)

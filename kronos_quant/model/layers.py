@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kronos_quant.model.kv_cache import LayerCache
+from kronos_quant.model.kv_cache import LayerCache, SharedPrefixCache
 
 
 class RMSNorm(nn.Module):
@@ -93,7 +93,7 @@ class Attention(nn.Module):
                                              is_causal=causal and mask is None)
         return self.resid_dropout(self.out_proj(self.merge_heads(out)))
 
-    def forward(self, x: torch.Tensor, *, cache: LayerCache | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, cache: LayerCache | SharedPrefixCache | None = None) -> torch.Tensor:
         """Causal self-attention over x (B, T, d) -> (B, T, d).
 
         Without a cache the positions are 0..T-1. With a cache, x continues the cached
@@ -106,14 +106,8 @@ class Attention(nn.Module):
         q, k = self.rotary.rotate(q, cos, sin), self.rotary.rotate(k, cos, sin)
         if cache is None:
             return self.attend(q, k, v, causal=True)
-        k, v = cache.append(k, v)
-        if x.shape[1] == 1:
-            return self.attend(q, k, v, causal=False)  # one new query sees every cached key
-        if start == 0:
-            return self.attend(q, k, v, causal=True)
-        # a chunk after cached positions: query i (position start + i) sees keys 0 .. start + i
-        allowed = torch.arange(k.shape[2], device=x.device)[None, :] <= positions[:, None]
-        return self.attend(q, k, v, causal=False, mask=allowed)
+        cache.append(k, v)
+        return self.resid_dropout(self.out_proj(self.merge_heads(cache.attend(q))))
 
     def cross(self, query: torch.Tensor, memory: torch.Tensor, *, causal: bool) -> torch.Tensor:
         """Queries (B, Tq, d) attend to memory (B, Tk, d) -> (B, Tq, d).
@@ -139,6 +133,6 @@ class TransformerBlock(nn.Module):
         self.norm2 = RMSNorm(d_model)
         self.ffn = FeedForward(d_model, ff_dim, ffn_dropout_p)
 
-    def forward(self, x: torch.Tensor, *, cache: LayerCache | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, cache: LayerCache | SharedPrefixCache | None = None) -> torch.Tensor:
         x = x + self.self_attn(self.norm1(x), cache=cache)
         return x + self.ffn(self.norm2(x))

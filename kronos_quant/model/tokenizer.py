@@ -105,7 +105,7 @@ class KronosTokenizer(PretrainedMixin, nn.Module):
             attn = block.self_attn
             cache = LayerCache(batch, attn.n_heads, attn.head_dim, capacity, device=z.device, dtype=z.dtype)
             z = block(z, cache=cache)
-            caches.append(cache.repeat_interleave(paths) if paths > 1 else cache)
+            caches.append(cache.share_among_paths(paths) if paths > 1 else cache)
         z = self.post_quant_embed(self.tokenizer.ids_to_codes(*new_ids))
         for block, cache in zip(self.decoder, caches):
             z = block(z, cache=cache)

@@ -62,12 +62,22 @@ def _check_architecture(spec, role: str, presets: Mapping) -> None:
 
 def _load_train_section(value, network: str):
     """One network's TrainConfig from a mapping or a YAML path; None/False means 'do not train it'."""
+    try:
+        return _parse_train_section(value, network)
+    except FileNotFoundError as err:
+        raise ValueError(f"train_config.{network}: {err}") from None
+
+
+def _parse_train_section(value, network: str):
     from kronos_quant.training.config import config_from_dict, load_train_config
 
     if value is None or value is False:
         return None
     if isinstance(value, (str, Path)):
         config = load_train_config(value)
+    elif isinstance(value, Mapping) and "base" in value:  # a training YAML plus field overrides
+        overrides = {key: item for key, item in value.items() if key != "base"}
+        config = load_train_config(value["base"], **overrides)
     elif isinstance(value, Mapping):
         config = config_from_dict(dict(value), where=f"train_config.{network}")
     else:
@@ -82,8 +92,10 @@ def load_train_plan(train_config) -> dict:
     """``{"tokenizer": TrainConfig | None, "predictor": TrainConfig | None}`` from a mapping or YAML path.
 
     The mapping has keys ``tokenizer`` and ``predictor``; each value is a mapping of
-    :class:`~kronos_quant.training.TrainConfig` fields, the path of a training YAML, or null (keep
-    that network as the source gives it; finetune only).
+    :class:`~kronos_quant.training.TrainConfig` fields, the path of a training YAML, a mapping
+    ``{base: <training YAML>, <field>: <override>, ...}``, or null (keep that network as the source
+    gives it; finetune only). ``model``, ``from_scratch``, ``tokenizer`` and ``out_dir`` are set by
+    KronosModel from its sources, mode and output_dir; a ``data`` section is ignored.
     """
     if isinstance(train_config, (str, Path)):
         import yaml

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import os
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -118,6 +119,8 @@ class Trainer:
         resume_path = self.out_dir / ckpt.RESUME_NAME
         if self.config.resume and resume_path.is_file():
             self._restore(ckpt.load_resume_state(resume_path))
+        elif self.config.resume and self.ctx.is_master:
+            logger.info("resume: no %s yet, starting a new run", resume_path)
         elif resume_path.is_file() and self.ctx.is_master:
             logger.warning("%s holds an earlier run; starting afresh (resume: false) will overwrite it",
                            self.out_dir)
@@ -141,7 +144,9 @@ class Trainer:
         while state.step_in_epoch < self.steps_per_epoch and state.step < self.total_steps:
             rows = step_rows(shard, state.step_in_epoch, batch_size=cfg.batch_size,
                              grad_accum_steps=cfg.grad_accum_steps)
+            started = time.perf_counter()
             metrics = self._train_step(rows)
+            metrics["train/step_seconds"] = time.perf_counter() - started
             state.step += 1
             state.step_in_epoch += 1
             progress.update(1)
@@ -270,6 +275,10 @@ class Trainer:
         if payload["world_size"] != self.ctx.world_size:
             raise ValueError(f"resume state in {self.out_dir} was written by {payload['world_size']} processes, "
                              f"this run has {self.ctx.world_size}; resume with the same --nproc_per_node")
+        changed = _changed_fields(payload["config"], dataclasses.asdict(self.config))
+        if changed and self.ctx.is_master:
+            logger.warning("resuming with changed settings %s: the result will differ from an uninterrupted run",
+                           changed)
         unwrap(self.model).load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
@@ -284,3 +293,11 @@ class Trainer:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+# settings that may change on resume without changing what the run computes
+_RESUME_NEUTRAL = {"resume", "out_dir", "device", "log_every", "compile", "max_steps", "epochs", "patience"}
+
+
+def _changed_fields(saved: dict, current: dict) -> list[str]:
+    return sorted(key for key in current if key not in _RESUME_NEUTRAL and saved.get(key) != current[key])

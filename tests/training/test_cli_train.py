@@ -27,7 +27,7 @@ def test_qlib_windows_are_normalised_on_their_context(tiny_market):
                       valid=("2021-07-01", "2021-12-31"), lookback=20, horizon=5)
     train, valid = build_window_arrays(data)
     assert train.length == valid.length == 26  # lookback + 1 context bars + horizon future bars
-    assert len(train) > 3 * len(valid) > 0
+    assert len(train) > 2 * len(valid) > 0
     context = train.bars[:, :21].astype(np.float64)
     unclipped = (np.abs(context) < 5).all(axis=(1, 2))
     np.testing.assert_allclose(context[unclipped].mean(axis=1), 0, atol=1e-4)

@@ -1,0 +1,74 @@
+"""The workflows/*.yaml files: they render, chain the records correctly and build their models."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("qlib")
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((REPO / "workflows").glob("*.yaml"))
+RECORDS = ["SignalRecord", "SigAnaRecord", "PortAnaRecord", "ReportRecord"]
+
+
+@pytest.fixture
+def checkpoint_env(tiny_checkpoints, monkeypatch):
+    monkeypatch.setenv("KRONOS_TOKENIZER", str(tiny_checkpoints[0]))
+    monkeypatch.setenv("KRONOS_PREDICTOR", str(tiny_checkpoints[1]))
+    monkeypatch.setenv("KRONOS_DEVICE", "cpu")
+    monkeypatch.chdir(REPO)  # workflows name configs/ relative to the repo root
+
+
+def test_every_workflow_is_listed():
+    assert {path.name for path in WORKFLOWS} >= {"demo.yaml", "csi300_zero_shot.yaml", "csi300_finetune.yaml",
+                                                  "lightgbm_alpha158.yaml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.stem)
+def test_workflow_records_and_strategy(path, checkpoint_env):
+    from kronos_quant.qlib_ext.workflow import load_workflow_config
+
+    config = load_workflow_config(path)
+    assert config["qlib_init"]["exp_manager"]["kwargs"]["uri"] == "sqlite:///mlflow.db"
+    assert [record["class"] for record in config["task"]["record"]] == RECORDS
+    sig_ana = config["task"]["record"][1]["kwargs"]
+    assert sig_ana == {"ana_long_short": False, "ann_scaler": 252}
+    port = config["task"]["record"][2]["kwargs"]["config"]
+    assert port["strategy"]["kwargs"] == {"signal": "<PRED>", "topk": 50, "n_drop": 5}
+    assert port["backtest"]["benchmark"] == "SH000300"
+    test_start, test_end = config["task"]["dataset"]["kwargs"]["segments"]["test"]
+    assert test_start <= port["backtest"]["start_time"] and port["backtest"]["end_time"] <= test_end
+
+
+@pytest.mark.parametrize("name", ["csi300_zero_shot", "csi300_finetune", "demo"])
+def test_kronos_workflow_models_build(name, checkpoint_env):
+    from qlib.utils import init_instance_by_config
+
+    from kronos_quant.qlib_ext.workflow import load_workflow_config
+
+    config = load_workflow_config(REPO / "workflows" / f"{name}.yaml")
+    model = init_instance_by_config(config["task"]["model"])
+    dataset_kwargs = config["task"]["dataset"]["kwargs"]
+    assert model.forecast.lookback == dataset_kwargs["lookback"]
+    assert model.forecast.horizon == dataset_kwargs["horizon"]
+    if name.startswith("csi300"):
+        assert (model.forecast.T, model.forecast.top_p, model.forecast.sample_count) == (0.6, 0.9, 5)
+        assert Path(model.source.tokenizer).is_dir()  # $KRONOS_TOKENIZER was rendered in
+    if name == "csi300_finetune":
+        plan = model.source.train_plan()
+        assert plan["predictor"].lr == pytest.approx(4e-5) and plan["predictor"].data is None
+
+
+def test_missing_official_checkpoints_fail_at_construction(monkeypatch):
+    from qlib.utils import init_instance_by_config
+
+    from kronos_quant.qlib_ext.workflow import load_workflow_config
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("KRONOS_TOKENIZER", raising=False)
+    monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")
+    config = load_workflow_config(REPO / "workflows" / "csi300_zero_shot.yaml")
+    assert config["task"]["model"]["kwargs"]["tokenizer"] == "NeoQuasar/Kronos-Tokenizer-base"
+    with pytest.raises(ValueError, match="huggingface-cli download NeoQuasar/Kronos-Tokenizer-base"):
+        init_instance_by_config(config["task"]["model"])
