@@ -50,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize_recorder(recorder)
     artifacts = artifact_dir(recorder)
     print(format_summary(summary))
-    print(f"experiment: {recorder.experiment_id}  run: {recorder.id}  tracking: {recorder.uri}")
+    experiment = args.experiment or config.get("experiment_name") or "workflow"
+    print(f"experiment: {experiment} (id {recorder.experiment_id})  run: {recorder.id}  tracking: {recorder.uri}")
     if artifacts is not None:
         print(f"artifacts:  {artifacts}")
         print(f"report:     {artifacts / 'report' / 'report.html'}")
+        print(f"compare runs: kronos-quant report --experiment {experiment} --out reports/{experiment}")
     print(f"wall time:  {time.perf_counter() - started:.0f} s")
     return 0

@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--experiment", required=True, help="Qlib/MLflow experiment name")
     parser.add_argument("--run", action="append", default=None, metavar="ID", help="run id (repeatable); default: all runs")
-    parser.add_argument("--uri", default=None, help="MLflow tracking URI or mlruns path (default ./mlruns)")
+    parser.add_argument("--uri", default=None, help="MLflow tracking URI or mlruns path (default: sqlite:///mlflow.db if present, else ./mlruns)")
     parser.add_argument("--out", default="report", help="output directory (default ./report)")
     parser.add_argument("--title", default=None, help="report title (default: the experiment name)")
     parser.add_argument("--quantiles", type=int, default=5, help="quantile groups (default 5)")

@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 
 
 def normalize_uri(uri: str | None) -> str:
-    """``None`` -> ``file:<cwd>/mlruns``; a bare path -> ``file:<absolute path>``; URIs unchanged."""
+    """``None`` -> the workflows' ``sqlite:///mlflow.db`` if it exists here, else ``file:<cwd>/mlruns``;
+    a bare path -> ``file:<absolute path>``; URIs unchanged."""
     if uri is None:
+        if (Path.cwd() / "mlflow.db").is_file():
+            return "sqlite:///mlflow.db"
         return f"file:{Path.cwd() / 'mlruns'}"
     if "://" in uri or uri.startswith("file:"):
         return uri
