@@ -12,7 +12,7 @@ EXPERIMENT = "kronos_e2e"
 BACKTEST = ("2022-01-04", "2022-02-28")
 
 
-def _workflow(provider, mlruns, setup) -> dict:
+def _workflow(provider, mlruns, setup, neutralize: bool = False) -> dict:
     port = {
         "strategy": {"class": "TopkDropoutStrategy", "module_path": "qlib.contrib.strategy",
                      "kwargs": {"signal": "<PRED>", "topk": 5, "n_drop": 1}},
@@ -36,6 +36,8 @@ def _workflow(provider, mlruns, setup) -> dict:
             "record": [
                 {"class": "SignalRecord", "module_path": "qlib.workflow.record_temp",
                  "kwargs": {"model": "<MODEL>", "dataset": "<DATASET>"}},
+                *([{"class": "NeutralizeSignalRecord", "module_path": "kronos_quant.qlib_ext.records",
+                    "kwargs": {"exposures": ["size", "mom_20", "vol_20"]}}] if neutralize else []),
                 {"class": "SigAnaRecord", "module_path": "qlib.workflow.record_temp",
                  "kwargs": {"ana_long_short": False, "ann_scaler": 252}},
                 {"class": "PortAnaRecord", "module_path": "qlib.workflow.record_temp", "kwargs": {"config": port}},
@@ -45,20 +47,24 @@ def _workflow(provider, mlruns, setup) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def recorder(tiny_market, kronos_setup, tmp_path_factory):
+def _run(tiny_market, kronos_setup, root, experiment, neutralize=False):
     from qlib.cli.run import workflow
     from qlib.workflow import R
 
-    root = tmp_path_factory.mktemp("e2e")
     path = root / "workflow.yaml"
-    path.write_text(yaml.safe_dump(_workflow(tiny_market, root / "mlruns", kronos_setup), sort_keys=False))
+    config = _workflow(tiny_market, root / "mlruns", kronos_setup, neutralize=neutralize)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)  # outputs/ (checkpoints) land in the tmp dir
-        workflow(str(path), experiment_name=EXPERIMENT)
-    recorders = R.get_exp(experiment_name=EXPERIMENT).list_recorders()
+        workflow(str(path), experiment_name=experiment)
+    recorders = R.get_exp(experiment_name=experiment).list_recorders()
     assert len(recorders) == 1
     return next(iter(recorders.values()))
+
+
+@pytest.fixture(scope="module")
+def recorder(tiny_market, kronos_setup, tmp_path_factory):
+    return _run(tiny_market, kronos_setup, tmp_path_factory.mktemp("e2e"), EXPERIMENT)
 
 
 def _members(start, end) -> dict:
@@ -120,3 +126,21 @@ def test_summary_reads_the_run(recorder):
     assert np.isfinite(summary["excess_return_with_cost.max_drawdown"])
     assert "Rank ICIR" in format_summary(summary)
     assert (artifact_dir(recorder) / "pred.pkl").is_file()
+
+
+@pytest.mark.slow
+def test_neutralized_signal_flows_into_analysis_and_backtest(tiny_market, kronos_setup, tmp_path_factory):
+    """NeutralizeSignalRecord before SigAna/PortAna: both evaluate the pure alpha in the same run."""
+    from qlib.contrib.eva.alpha import calc_ic
+
+    run = _run(tiny_market, kronos_setup, tmp_path_factory.mktemp("e2e_neutral"), EXPERIMENT + "_neutral",
+               neutralize=True)
+    raw, neutral = run.load_object("pred_raw.pkl"), run.load_object("pred.pkl")
+    assert neutral.index.equals(raw.index) and not np.allclose(neutral["score"], raw["score"])
+    label = run.load_object("label.pkl")
+    ic, _ = calc_ic(neutral.iloc[:, 0], label.iloc[:, 0])
+    np.testing.assert_allclose(run.load_object("sig_analysis/ic.pkl").to_numpy(), ic.to_numpy())
+    report = run.load_object("portfolio_analysis/report_normal_1day.pkl")
+    assert len(report) > 20 and np.isfinite(report[["return", "bench", "cost"]].to_numpy()).all()
+    before_after = run.load_object("exposures_before_after.pkl")
+    assert len(before_after) >= 3
