@@ -45,8 +45,14 @@ def ensure_qlib(uri: str) -> None:
     qlib.init(exp_manager=exp_manager, kernels=1)
 
 
-def _run_name(recorder, taken: set) -> str:
+QRUN_DEFAULT_RECORDER_NAME = "mlflow_recorder"
+
+
+def _run_name(recorder, taken: set, experiment: str) -> str:
+    """The recorder's name; qrun's default name becomes the experiment's; the run id keeps names unique."""
     name = recorder.name or recorder.id
+    if name == QRUN_DEFAULT_RECORDER_NAME:
+        name = experiment
     return f"{name}_{recorder.id[:8]}" if name in taken else name
 
 
@@ -72,7 +78,7 @@ def load_runs(experiment: str, run_ids=None, *, uri: str | None = None) -> list[
         results, taken = [], set()
         for run_id in wanted:
             recorder = recorders[run_id]
-            name = _run_name(recorder, taken)
+            name = _run_name(recorder, taken, experiment)
             taken.add(name)
             result = load_signal_result(recorder, name)
             results.append(result)
