@@ -15,8 +15,12 @@ def register(subparsers) -> None:
         description="Read pred.pkl, label.pkl and portfolio_analysis/* of Qlib runs and write report.html, "
         "figures/*.png, metrics.json and CSVs.",
     )
-    parser.add_argument("--experiment", required=True, help="Qlib/MLflow experiment name")
-    parser.add_argument("--run", action="append", default=None, metavar="ID", help="run id (repeatable); default: all runs")
+    parser.add_argument("--experiment", required=True, action="append",
+                        help="Qlib/MLflow experiment name; repeat it to put several experiments side by side "
+                             "(e.g. Kronos and the LightGBM baseline)")
+    parser.add_argument("--run", action="append", default=None, metavar="ID",
+                        help="run id (repeatable; only with a single --experiment); default: all runs")
+    parser.add_argument("--latest", action="store_true", help="only the most recent run of each experiment")
     parser.add_argument("--uri", default=None, help="MLflow tracking URI or mlruns path (default: sqlite:///mlflow.db if present, else ./mlruns)")
     parser.add_argument("--out", default="report", help="output directory (default ./report)")
     parser.add_argument("--title", default=None, help="report title (default: the experiment name)")
@@ -30,13 +34,18 @@ def run(args: argparse.Namespace) -> int:
     from kronos_quant.qlib_ext.mlflow_runs import load_runs
     from kronos_quant.research.report_html import write_report
 
+    if args.run and len(args.experiment) > 1:
+        logger.error("--run selects runs of one experiment; drop it or pass a single --experiment")
+        return 2
+    results, taken = [], set()
     try:
-        results = load_runs(args.experiment, args.run, uri=args.uri)
+        for experiment in args.experiment:
+            results += load_runs(experiment, args.run, uri=args.uri, latest=args.latest, taken=taken)
     except ValueError as err:
         logger.error("%s", err)
         return 2
     path = write_report(
-        results, args.out, title=args.title or f"Kronos report: {args.experiment}",
+        results, args.out, title=args.title or f"Kronos report: {', '.join(args.experiment)}",
         n_quantiles=args.quantiles, rolling_window=args.rolling_window,
     )
     logger.info("wrote %s", path)

@@ -56,10 +56,13 @@ def _run_name(recorder, taken: set, experiment: str) -> str:
     return f"{name}_{recorder.id[:8]}" if name in taken else name
 
 
-def load_runs(experiment: str, run_ids=None, *, uri: str | None = None) -> list[SignalResult]:
+def load_runs(experiment: str, run_ids=None, *, uri: str | None = None, latest: bool = False,
+              taken: set | None = None) -> list[SignalResult]:
     """One :class:`SignalResult` per run (all runs of ``experiment`` when ``run_ids`` is empty).
 
-    Signals are named after the recorder name (made unique with the run id when needed).
+    ``latest`` keeps only the experiment's most recent run. Signals are named after the recorder
+    (qrun's default recorder name becomes the experiment name), made unique with the run id against
+    ``taken`` (share one set across calls to combine experiments in one report).
     """
     from qlib.workflow import R
 
@@ -72,10 +75,12 @@ def load_runs(experiment: str, run_ids=None, *, uri: str | None = None) -> list[
             raise ValueError(f"experiment {experiment!r} not found under {uri}; check --experiment/--uri") from err
         recorders = exp.list_recorders()
         wanted = list(run_ids) if run_ids else sorted(recorders)
+        if latest and not run_ids and wanted:
+            wanted = [max(wanted, key=lambda run: str(getattr(recorders[run], "start_time", "")))]
         unknown = [run for run in wanted if run not in recorders]
         if unknown:
             raise ValueError(f"runs {unknown} not in experiment {experiment!r}; available: {sorted(recorders)}")
-        results, taken = [], set()
+        results, taken = [], set() if taken is None else taken
         for run_id in wanted:
             recorder = recorders[run_id]
             name = _run_name(recorder, taken, experiment)

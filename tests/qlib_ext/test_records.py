@@ -106,3 +106,26 @@ def test_cli_report_reads_mlflow_runs(qlib_tiny, pred_label, tmp_path):
     assert metrics["kronos_raw"]["IC_mean"] == pytest.approx(-metrics["lgbm"]["IC_mean"])
     assert (out / "report.html").exists() and (out / "figures" / "ic.png").exists()
     assert main(["report", "--experiment", "nope", "--uri", uri, "--out", str(out)]) == 2
+
+
+def test_cli_report_puts_experiments_side_by_side(qlib_tiny, pred_label, tmp_path):
+    """Kronos and a baseline from two qrun experiments (default recorder names), newest run of each."""
+    import json
+
+    from qlib.workflow import R
+
+    from kronos_quant.cli import main
+
+    pred, label = pred_label
+    uri = f"file:{tmp_path / 'mlruns'}"
+    for experiment, scale in (("kronos_demo", 1.0), ("kronos_demo", 2.0), ("lightgbm_alpha158", -1.0)):
+        with R.start(experiment_name=experiment, recorder_name="mlflow_recorder", uri=uri):
+            R.get_recorder().save_objects(**{"pred.pkl": pred * scale, "label.pkl": label})
+    out = tmp_path / "side_by_side"
+    args = ["report", "--experiment", "kronos_demo", "--experiment", "lightgbm_alpha158", "--latest",
+            "--uri", uri, "--out", str(out), "--rolling-window", "5"]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"kronos_demo", "lightgbm_alpha158"}
+    assert metrics["kronos_demo"]["IC_mean"] == pytest.approx(-metrics["lightgbm_alpha158"]["IC_mean"])
+    assert main(args[:5] + ["--run", "abc", "--uri", uri, "--out", str(out)]) == 2
