@@ -98,13 +98,12 @@ def load_train_plan(train_config) -> dict:
     KronosModel from its sources, mode and output_dir; a ``data`` section is ignored.
     """
     if isinstance(train_config, (str, Path)):
-        import yaml
+        from kronos_quant.training.config import read_yaml_mapping
 
-        path = Path(train_config)
-        if not path.is_file():
-            raise ValueError(f"train_config file {path} does not exist (paths are relative to the working dir)")
-        with open(path, encoding="utf-8") as handle:
-            train_config = yaml.safe_load(handle) or {}
+        try:
+            train_config = read_yaml_mapping(train_config)
+        except FileNotFoundError as err:
+            raise ValueError(f"train_config: {err}") from None
     if not isinstance(train_config, Mapping):
         raise ValueError("train_config must be a mapping {tokenizer: ..., predictor: ...} or a YAML path")
     unknown = sorted(set(train_config) - set(NETWORKS))

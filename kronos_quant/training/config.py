@@ -160,20 +160,27 @@ def config_from_dict(values: Mapping[str, Any], where: str = "config") -> TrainC
         raise ValueError(f"{where}: bad value type ({err}); check the YAML against TrainConfig's fields") from err
 
 
+def read_yaml_mapping(path: str | Path) -> dict:
+    """The top-level mapping of a training YAML; clear errors for a missing file or another shape."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"training config {path} does not exist (paths are relative to the working dir); "
+                                "see configs/train_tiny.yaml for an example")
+    with open(path, encoding="utf-8") as handle:
+        values = yaml.safe_load(handle) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: the top level must be a mapping of TrainConfig fields")
+    return values
+
+
 def load_train_config(path: str | Path, **overrides) -> TrainConfig:
     """Read a YAML training config; ``overrides`` (non-None values) replace top-level fields.
 
     Relative paths in ``out_dir``, ``tokenizer``, ``data.provider_uri`` and ``data.arrays_file``
     are taken relative to the current working directory (run from the repository root).
     """
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"training config {path} does not exist; see configs/train_tiny.yaml for an example")
-    with open(path, encoding="utf-8") as handle:
-        values = yaml.safe_load(handle) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: the top level must be a mapping of TrainConfig fields")
+    values = read_yaml_mapping(path)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return config_from_dict(values, where=str(path))
