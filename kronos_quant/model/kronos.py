@@ -157,5 +157,5 @@ class Kronos(PretrainedMixin, nn.Module):
         """
         attn = self.dep_layer.cross_attn
         query = attn.split_heads(attn.q_proj(self.embedding.emb_s1(s1_ids)[:, None, :]))  # (B, 4, 1, hd)
-        attended = attn.resid_dropout(attn.out_proj(attn.merge_heads(dep_cache.attend(query))))  # (B, 1, d)
+        attended = attn.project_out(dep_cache.attend(query))  # (B, 1, d)
         return self.head.proj_s2(self.dep_layer.norm(hidden_last + attended))[:, -1]

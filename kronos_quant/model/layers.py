@@ -86,12 +86,13 @@ class Attention(nn.Module):
         batch, _, length, _ = x.shape
         return x.transpose(1, 2).reshape(batch, length, self.n_heads * self.head_dim)  # (B, T, d)
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool,
-               mask: torch.Tensor | None = None) -> torch.Tensor:
+    def project_out(self, heads: torch.Tensor) -> torch.Tensor:
+        """Per-head attention output (B, H, T, hd) -> (B, T, d) through out_proj and residual dropout."""
+        return self.resid_dropout(self.out_proj(self.merge_heads(heads)))
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
         dropout = self.attn_dropout_p if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout,
-                                             is_causal=causal and mask is None)
-        return self.resid_dropout(self.out_proj(self.merge_heads(out)))
+        return self.project_out(F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=causal))
 
     def forward(self, x: torch.Tensor, *, cache: LayerCache | SharedPrefixCache | None = None) -> torch.Tensor:
         """Causal self-attention over x (B, T, d) -> (B, T, d).
@@ -107,7 +108,7 @@ class Attention(nn.Module):
         if cache is None:
             return self.attend(q, k, v, causal=True)
         cache.append(k, v)
-        return self.resid_dropout(self.out_proj(self.merge_heads(cache.attend(q))))
+        return self.project_out(cache.attend(q))
 
     def cross(self, query: torch.Tensor, memory: torch.Tensor, *, causal: bool) -> torch.Tensor:
         """Queries (B, Tq, d) attend to memory (B, Tk, d) -> (B, Tq, d).
