@@ -35,16 +35,21 @@ def as_panel_series(data, name: str) -> pd.Series:
         data = data.iloc[:, 0]
     if not isinstance(data, pd.Series):
         raise TypeError(f"{name} must be a pd.Series indexed (datetime, instrument); got {type(data).__name__}")
-    if not isinstance(data.index, pd.MultiIndex) or data.index.nlevels != 2:
-        raise ValueError(f"{name} must have a 2-level MultiIndex (datetime, instrument); got {data.index.names}")
-    if list(data.index.names) != ["datetime", "instrument"]:
-        if list(data.index.names) == ["instrument", "datetime"]:
+    check_panel_index(data.index, name)
+    return data.astype(float)
+
+
+def check_panel_index(index: pd.Index, name: str) -> None:
+    """Raise a ValueError that says how to fix it unless ``index`` is a (datetime, instrument) MultiIndex."""
+    if not isinstance(index, pd.MultiIndex) or index.nlevels != 2:
+        raise ValueError(f"{name} must have a 2-level MultiIndex (datetime, instrument); got {index.names}")
+    if list(index.names) != ["datetime", "instrument"]:
+        if list(index.names) == ["instrument", "datetime"]:
             raise ValueError(f"{name} is indexed (instrument, datetime); pass {name}.swaplevel().sort_index()")
         raise ValueError(
-            f"{name} index levels must be named ('datetime', 'instrument'); got {data.index.names}. "
+            f"{name} index levels must be named ('datetime', 'instrument'); got {index.names}. "
             "Use .rename_axis(['datetime', 'instrument'])"
         )
-    return data.astype(float)
 
 
 @dataclass(frozen=True)

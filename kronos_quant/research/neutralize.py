@@ -33,7 +33,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from kronos_quant.research.ic_analysis import as_panel_series
+from kronos_quant.research.ic_analysis import as_panel_series, check_panel_index
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,11 @@ DEGENERATE_RATIO = 1e-10  # residual std below this fraction of the signal std -
 
 
 def winsorize(signal: pd.Series, method: str = "mad", limit: float | None = None) -> pd.Series:
-    """Clip each date's cross-section. ``mad``: median +- limit * 1.4826 * MAD; ``quantile``: [q, 1-q]."""
+    """Clip each date's cross-section. ``mad``: median +- limit * 1.4826 * MAD; ``quantile``: [q, 1-q].
+
+    A date whose MAD is 0 (over half its values tie at the median, as with a ``prob_up`` score from a
+    few sample paths) is left unclipped: clipping to a zero-width band would erase the whole date.
+    """
     if method not in WINSOR_DEFAULT_LIMITS:
         raise ValueError(f"winsorize method must be one of {sorted(WINSOR_DEFAULT_LIMITS)}; got {method!r}")
     limit = WINSOR_DEFAULT_LIMITS[method] if limit is None else limit
@@ -51,7 +55,8 @@ def winsorize(signal: pd.Series, method: str = "mad", limit: float | None = None
     if method == "mad":
         median = by_date.transform("median")
         mad = (signal - median).abs().groupby(level="datetime").transform("median") * MAD_TO_SIGMA
-        return signal.clip(median - limit * mad, median + limit * mad)
+        band = (limit * mad).where(mad > 0, np.inf)
+        return signal.clip(median - band, median + band)
     if not 0 <= limit < 0.5:
         raise ValueError(f"quantile winsorize limit must be in [0, 0.5); got {limit}")
     return signal.clip(by_date.transform(lambda s: s.quantile(limit)), by_date.transform(lambda s: s.quantile(1 - limit)))
@@ -144,8 +149,9 @@ def neutralize(
     Returns a float Series on the signal's index named ``"score"``.
     """
     signal = as_panel_series(signal, "signal")
-    if not isinstance(exposures, pd.DataFrame) or exposures.index.nlevels != 2:
+    if not isinstance(exposures, pd.DataFrame):
         raise TypeError("exposures must be a DataFrame indexed (datetime, instrument), one column per exposure")
+    check_panel_index(exposures.index, "exposures")
     if nan_exposure not in ("median", "drop"):
         raise ValueError(f"nan_exposure must be 'median' or 'drop'; got {nan_exposure!r}")
     numeric, categorical = _split_columns(exposures, industry_col, weight_col)

@@ -117,8 +117,26 @@ def test_boundary_errors():
         nz.neutralize(signal, exposures, weight_col="cap")
     with pytest.raises(ValueError, match="nan_exposure"):
         nz.neutralize(signal, exposures, nan_exposure="zero")
-    with pytest.raises(TypeError, match="exposures"):
+    with pytest.raises(ValueError, match="exposures must have a 2-level MultiIndex"):
         nz.neutralize(signal, exposures.reset_index())
+    with pytest.raises(ValueError, match=r"exposures is indexed \(instrument, datetime\); pass exposures.swaplevel"):
+        nz.neutralize(signal, exposures.swaplevel().sort_index())
+    with pytest.raises(TypeError, match="exposures must be a DataFrame"):
+        nz.neutralize(signal, exposures["beta"])
+
+
+def test_mad_winsorize_keeps_dates_whose_values_mostly_tie():
+    """A prob_up score from 4 paths takes 5 values; a date with most values at the median has MAD 0."""
+    index = pd.MultiIndex.from_product([pd.date_range("2021-01-04", periods=2), [f"S{i}" for i in range(10)]],
+                                       names=["datetime", "instrument"])
+    tied = [0.5] * 6 + [0.0, 0.25, 0.75, 1.0]  # MAD 0 -> left as is
+    spread = [0.0, 0.25, 0.5, 0.75, 1.0, 0.0, 0.25, 0.5, 0.75, 40.0]  # MAD > 0 -> the outlier is clipped
+    clipped = nz.winsorize(pd.Series(tied + spread, index=index), "mad", 3.0)
+    np.testing.assert_array_equal(clipped.iloc[:10], tied)
+    assert clipped.iloc[-1] == pytest.approx(0.5 + 3 * 1.4826 * 0.25)
+    scores = nz.neutralize(pd.Series(tied + spread, index=index),
+                           pd.DataFrame({"beta": np.linspace(0.5, 1.5, 20)}, index=index))
+    assert scores.groupby(level="datetime").std().gt(0.5).all()  # neither date collapsed to zeros
 
 
 def test_exposure_report_before_after():
