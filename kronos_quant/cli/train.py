@@ -16,6 +16,7 @@ The YAML holds :class:`kronos_quant.training.TrainConfig` fields and a ``data`` 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ def _run(args: argparse.Namespace) -> int:
     overrides = {"max_steps": args.max_steps, "device": args.device, "out_dir": args.out_dir,
                  "epochs": args.epochs, "resume": True if args.resume else None}
     config = load_train_config(args.config, **overrides)
+    if args.epochs is not None and args.max_steps is None and config.max_steps is not None:
+        logger.info("--epochs %d replaces the config's max_steps %d as the step budget", args.epochs, config.max_steps)
+        config = dataclasses.replace(config, max_steps=None)
     if config.data is None:
         raise ValueError(f"{args.config} has no data section; add data.provider_uri (+ segments) or data.arrays_file")
     ctx = init_distributed(config.device)

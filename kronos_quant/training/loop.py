@@ -33,7 +33,7 @@ from kronos_quant.training.datasets import (WindowArrays, epoch_permutation, ran
                                             steps_per_epoch, validation_rows)
 from kronos_quant.training.ddp import DistContext, all_reduce_mean, all_reduce_sum, unwrap, wrap_model
 from kronos_quant.training.metrics_log import MetricsLogger
-from kronos_quant.training.optim import build_optimizer, build_scheduler
+from kronos_quant.training.optim import build_optimizer, build_scheduler, lr_factor
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,11 @@ class Trainer:
         elif resume_path.is_file() and self.ctx.is_master:
             logger.warning("%s holds an earlier run; starting afresh (resume: false) will overwrite it",
                            self.out_dir)
-        stopped_early = False
+        self.metrics.forget_after(self.state.step)  # steps after the resume point are run (and logged) again
+        stopped_early = self._patience_exhausted()
+        if stopped_early and self.ctx.is_master:
+            logger.info("the resumed run had stopped early at step %d (%d evaluations without improvement); "
+                        "raise patience to train on", self.state.step, self.state.bad_evals)
         progress = tqdm(total=self.total_steps, initial=self.state.step, disable=not self.ctx.is_master,
                         desc="train", dynamic_ncols=True)
         with progress:
@@ -183,7 +187,7 @@ class Trainer:
         grad_norm = self._clip_gradients()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        lr = self.scheduler.get_last_lr()[0]
+        lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used
         self.scheduler.step()
         metrics = {f"train/{'loss' if name == 'total' else name}": value for name, value in zip(out._fields, means)}
         metrics.update({"train/lr": lr, "train/grad_norm": grad_norm})
@@ -214,18 +218,19 @@ class Trainer:
         model.eval()
         rows = validation_rows(len(self.valid), seed=self.config.seed, limit=self.config.valid_windows,
                                rank=self.ctx.rank, world_size=self.ctx.world_size)
-        sums, fields = None, ("total",)
-        for start in range(0, len(rows), self.config.batch_size):
-            batch = rows[start: start + self.config.batch_size]
+        size = self.config.batch_size
+        # a rank without validation rows still runs one zero-weight batch: every rank reduces the same fields
+        batches = [rows[start: start + size] for start in range(0, len(rows), size)] or [np.arange(1)]
+        sums = None
+        for batch in batches:
             bars, stamps = self.valid.batch(batch, self.ctx.device)
             with self.autocast():
                 out = self.loss_fn(model, bars, stamps)
-            fields = out._fields
-            weighted = torch.stack([value.float() for value in out] + [torch.ones((), device=bars.device)]) * len(batch)
+            weight = len(batch) if len(rows) else 0
+            weighted = torch.stack([value.float() for value in out] + [torch.ones((), device=bars.device)]) * weight
             sums = weighted if sums is None else sums + weighted
         model.train()
-        if sums is None:  # this rank holds no validation rows
-            sums = torch.zeros(len(fields) + 1)
+        fields = out._fields
         totals = all_reduce_sum(sums, self.ctx).tolist()
         count = max(totals[-1], 1.0)
         return {f"val/{'loss' if name == 'total' else name}": value / count for name, value in zip(fields, totals)}
@@ -250,16 +255,20 @@ class Trainer:
                 ckpt.save_model_dir(plain, self.out_dir / "best")
             ckpt.save_model_dir(plain, self.out_dir / "last")
             ckpt.save_resume_state(self.out_dir / ckpt.RESUME_NAME, self._resume_payload(rng_states))
-        stop = cfg.patience is not None and state.bad_evals >= cfg.patience
+        stop = self._patience_exhausted()
         if stop and self.ctx.is_master:
             logger.info("early stopping at step %d: no improvement in %d evaluations", state.step, cfg.patience)
         return stop
+
+    def _patience_exhausted(self) -> bool:
+        return self.config.patience is not None and self.state.bad_evals >= self.config.patience
 
     def _resume_payload(self, rng_states: list) -> dict:
         return {"model": {k: v.detach().cpu() for k, v in unwrap(self.model).state_dict().items()},
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "rng": rng_states, "state": dataclasses.asdict(self.state),
-                "world_size": self.ctx.world_size, "config": dataclasses.asdict(self.config)}
+                "world_size": self.ctx.world_size, "config": dataclasses.asdict(self.config),
+                "total_steps": self.total_steps}
 
     def _gather_rng_states(self) -> list:
         state = ckpt.rng_state()
@@ -279,14 +288,33 @@ class Trainer:
         if changed and self.ctx.is_master:
             logger.warning("resuming with changed settings %s: the result will differ from an uninterrupted run",
                            changed)
+        saved_total = payload.get("total_steps", self.total_steps)
+        if saved_total != self.total_steps and self.ctx.is_master:
+            logger.warning("resuming with a step budget of %d instead of %d: the lr schedule is stretched to the "
+                           "new budget from the resumed step on", self.total_steps, saved_total)
         unwrap(self.model).load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         ckpt.set_rng_state(payload["rng"][self.ctx.rank])
         self.state = TrainState(**payload["state"])
+        self._apply_config_hyperparameters()
         if self.ctx.is_master:
             logger.info("resumed from %s at step %d (epoch %d)", self.out_dir / ckpt.RESUME_NAME,
                         self.state.step, self.state.epoch)
+
+    def _apply_config_hyperparameters(self) -> None:
+        """lr, betas, weight decay and the lr schedule from *this* config, at the restored step.
+
+        The saved optimizer and scheduler states carry the interrupted run's values. With unchanged
+        settings, this recomputes exactly those values. Changed ones take effect from the next step,
+        instead of being silently replaced by the saved state.
+        """
+        cfg, step = self.config, self.state.step
+        factor = lr_factor(step, warmup_steps=cfg.warmup_steps, total_steps=self.total_steps,
+                           schedule=cfg.schedule, min_lr_ratio=cfg.min_lr_ratio)
+        for group, decay in zip(self.optimizer.param_groups, (cfg.weight_decay, 0.0)):
+            group.update(lr=cfg.lr * factor, initial_lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=decay)
+        self.scheduler.base_lrs = [cfg.lr] * len(self.optimizer.param_groups)
 
     def _barrier(self) -> None:
         if self.ctx.distributed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -59,6 +60,24 @@ class MetricsLogger:
             writer = csv.writer(handle)
             for name, value in clean.items():
                 writer.writerow([step, name, repr(value)])
+
+
+    def forget_after(self, step: int) -> None:
+        """Drop CSV rows of steps after ``step``: a run resumed from ``step`` logs them again.
+
+        ``step`` 0 empties the file (a fresh run in an old ``out_dir``). MLflow keeps what it was sent.
+        """
+        if not self.enabled or self.recorder is not None or not self.csv_path.exists():
+            return
+        with open(self.csv_path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        kept = [rows[0]] + [row for row in rows[1:] if int(row[0]) <= step]
+        if len(kept) == len(rows):
+            return
+        partial = self.csv_path.with_suffix(".csv.tmp")
+        with open(partial, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(kept)
+        os.replace(partial, self.csv_path)
 
 
 def read_metrics_csv(path: str | Path) -> dict[str, list[tuple[int, float]]]:

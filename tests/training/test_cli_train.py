@@ -45,3 +45,15 @@ def test_cli_trains_tokenizer_on_tiny_market(tiny_yaml, capsys):
     out_dir = yaml.safe_load(tiny_yaml.read_text())["out_dir"]
     losses = [value for _, value in read_metrics_csv(f"{out_dir}/metrics.csv")["val/loss"]]
     assert len(losses) == 4 and losses[-1] < 0.8 * losses[0], losses
+
+
+def test_cli_epochs_replaces_the_configs_max_steps(tiny_yaml, tmp_path, capsys):
+    from kronos_quant.cli import main
+    from kronos_quant.training.metrics_log import read_metrics_csv
+
+    values = {**yaml.safe_load(tiny_yaml.read_text()), "max_steps": 2, "out_dir": str(tmp_path / "run")}
+    path = tmp_path / "capped.yaml"
+    path.write_text(yaml.safe_dump(values))
+    assert main(["train", "tokenizer", "--config", str(path), "--epochs", "1"]) == 0
+    steps = [step for step, _ in read_metrics_csv(tmp_path / "run" / "metrics.csv")["train/loss"]]
+    assert steps[-1] == 4  # one epoch: 128 windows / batch 32, not the YAML's 2 steps

@@ -7,6 +7,8 @@ from safetensors.torch import load_file
 
 from kronos_quant.training import fit_predictor, fit_tokenizer
 from kronos_quant.training.checkpointing import load_resume_state
+from kronos_quant.training.metrics_log import read_metrics_csv
+from kronos_quant.training.optim import lr_factor
 
 
 class SimulatedCrash(RuntimeError):
@@ -45,3 +47,30 @@ def test_interrupted_run_resumes_bit_identical(task, crash_step, windows, make_c
     for key in expected:
         assert torch.equal(expected[key], got[key]), key
     assert resumed.best_val_loss == full.best_val_loss
+    logged = [step for step, _ in read_metrics_csv(tmp_path / "cut" / "metrics.csv")["train/loss"]]
+    assert logged == [step for step, _ in read_metrics_csv(tmp_path / "full" / "metrics.csv")["train/loss"]]
+    assert logged == sorted(set(logged))  # the replayed steps are not logged twice
+
+
+def test_resume_applies_changed_lr_and_step_budget(windows, make_config, tokenizer_arch, tmp_path):
+    train, valid = windows
+    common = dict(model=tokenizer_arch, eval_every=2, schedule="linear", min_lr_ratio=0.0, warmup_steps=2)
+    fit_tokenizer(make_config(tmp_path, max_steps=4, **common), train, valid)
+    fit_tokenizer(make_config(tmp_path, max_steps=8, lr=1e-1, resume=True, **common), train, valid)
+    lrs = dict(read_metrics_csv(tmp_path / "metrics.csv")["train/lr"])
+    assert sorted(lrs) == list(range(1, 9))
+    for step in range(5, 9):  # the new peak lr and the 8-step schedule from the resumed step on
+        factor = lr_factor(step - 1, warmup_steps=2, total_steps=8, schedule="linear", min_lr_ratio=0.0)
+        assert lrs[step] == pytest.approx(1e-1 * factor), step
+    assert lrs[4] == pytest.approx(3e-3 * 0.5)  # the first run's own schedule: 4 steps of peak 3e-3
+
+
+def test_resuming_an_early_stopped_run_trains_no_further(windows, make_config, tmp_path):
+    train, valid = windows
+    common = dict(eval_every=1, patience=1, min_delta=1e3)  # only the first evaluation counts as an improvement
+    stopped = fit_tokenizer(make_config(tmp_path, **common), train, valid)
+    assert stopped.stopped_early and stopped.steps == 2
+    again = fit_tokenizer(make_config(tmp_path, resume=True, **common), train, valid)
+    assert again.stopped_early and again.steps == 2
+    more_patience = fit_tokenizer(make_config(tmp_path, resume=True, **{**common, "patience": 3}), train, valid)
+    assert more_patience.steps == 4 and more_patience.stopped_early
