@@ -31,14 +31,19 @@ class NormalizedSeries:
 
 
 def series_per_chunk(model: Kronos, lookback: int, config: GenerationConfig, memory_budget_bytes: float) -> int:
-    """How many series of one lookback fit the budget: KV caches per path plus prefill activations."""
+    """How many series of one lookback fit the budget: KV caches per path plus full-window activations.
+
+    The cached engine prefills once per series but runs exact slides for every path; the recompute
+    engine runs every path over the whole window at every step. Both are sized for ``sample_count``
+    rows per series. The tokenizer encodes the whole lookback, which can exceed the window.
+    """
     cfg = model.config
     bytes_per_value = 2 if config.autocast_dtype is not None else 4
     window = min(lookback + config.pred_len, config.max_context)
-    rows = config.sample_count if config.engine == "cached" else 1
-    cache = (cfg.n_layers + 1) * 2 * window * cfg.d_model * bytes_per_value * config.sample_count
+    rows = config.sample_count
+    cache = (cfg.n_layers + 1) * 2 * window * cfg.d_model * bytes_per_value * rows
     activations = window * (3 * cfg.ff_dim + 8 * cfg.d_model + 2 ** (cfg.s1_bits + 1)) * bytes_per_value * rows
-    attention = cfg.n_heads * window * window * bytes_per_value * rows
+    attention = cfg.n_heads * max(window, lookback) ** 2 * bytes_per_value * rows
     return max(1, int(memory_budget_bytes // (cache + activations + attention)))
 
 
@@ -65,6 +70,7 @@ def forecast_normalized(tokenizer: KronosTokenizer, model: Kronos, series: Seque
         x = torch.from_numpy(np.stack([series[i].x for i in chunk])).float().to(device)
         x_stamp = torch.from_numpy(np.stack([series[i].x_stamp for i in chunk])).long().to(device)
         y_stamp = torch.from_numpy(np.stack([series[i].y_stamp for i in chunk])).long().to(device)
-        paths = generate_paths(tokenizer, model, x, x_stamp, y_stamp, config, uniforms[chunk].to(device))
+        # float32 on the host: sampling compares in float32 anyway, and some devices (mps) lack float64
+        paths = generate_paths(tokenizer, model, x, x_stamp, y_stamp, config, uniforms[chunk].float().to(device))
         result[chunk] = paths.cpu().numpy()
     return result

@@ -28,7 +28,7 @@ def _recompute_window(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps:
                       dtype: torch.dtype) -> tuple[torch.Tensor, LayerCache]:
     """Exact step past max_context: the whole window again, positions from 0."""
     hidden = model.trunk(model.embed(s1, s2, stamps))
-    dep_cache = model.new_caches(s1.shape[0], s1.shape[1], device=s1.device, dtype=dtype)[-1]
+    dep_cache = model.new_dependency_cache(s1.shape[0], s1.shape[1], device=s1.device, dtype=dtype)
     model.cache_context(hidden, dep_cache)
     return hidden[:, -1:], dep_cache
 
@@ -73,8 +73,9 @@ def generate_cached(model: Kronos, s1_history: torch.Tensor, s2_history: torch.T
             new = model.embed(s1_next[:, None], s2_next[:, None], stamps[:, position:position + 1])
             hidden_last = model.trunk(new, caches[:-1])
             model.cache_context(hidden_last, caches[-1])
-        else:
+        else:  # exact and sliding from here on: the trunk caches are done with
             window = slice(position + 1 - context, position + 1)
-            hidden_last, caches[-1] = _recompute_window(model, s1_all[:, window], s2_all[:, window],
-                                                        stamps[:, window], dtype)
+            hidden_last, dep_cache = _recompute_window(model, s1_all[:, window], s2_all[:, window],
+                                                       stamps[:, window], dtype)
+            caches = [dep_cache]
     return s1_all[:, history:], s2_all[:, history:]

@@ -11,7 +11,7 @@ import torch
 from kronos_quant.inference.batching import forecast_normalized
 from kronos_quant.inference.forecast_result import ForecastResult
 from kronos_quant.inference.generation_config import GenerationConfig
-from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
+from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms, keyed_uniforms
 from kronos_quant.inference.series_input import prepare_series
 from kronos_quant.model.kronos import Kronos
 from kronos_quant.model.tokenizer import KronosTokenizer
@@ -35,7 +35,8 @@ class KronosPredictor:
     Args:
         model, tokenizer: a :class:`Kronos` and its :class:`KronosTokenizer` (put in eval mode here).
         device: None picks cuda, then mps, then cpu.
-        max_context: tokens (bars) the predictor sees; longer lookbacks are cut to the latest bars.
+        max_context: tokens (bars) the predictor sees. As in the official predictor, a longer lookback is
+            normalised and tokenised in full, then generation conditions on its latest max_context tokens.
         clip: normalised inputs are clipped to ±clip.
         engine: "cached" (fast, default) or "recompute" (the official algorithm).
         sliding: past max_context, "exact" (default) or "rolling" (approximate, faster).
@@ -68,11 +69,17 @@ class KronosPredictor:
     def predict_paths(self, df_list: Sequence[pd.DataFrame], x_timestamp_list, y_timestamp_list, pred_len: int,
                       T: float = 1.0, top_k: int = 0, top_p: float = 0.9, sample_count: int = 1,
                       verbose: bool = False, seed: int | None = None,
-                      generator: torch.Generator | None = None) -> ForecastResult:
+                      generator: torch.Generator | None = None,
+                      series_keys: Sequence | None = None) -> ForecastResult:
         """Every sample path of every series, in price space.
 
         Series may differ in lookback length and timestamps. Returns a :class:`ForecastResult`
         with paths (N, sample_count, pred_len, 6).
+
+        Randomness: by default the uniforms are drawn in list order from ``seed`` (or ``generator``,
+        or torch's global generator), so a series' paths depend on its position in the list. Pass
+        ``series_keys`` (one stable key per series, e.g. ``"2024-06-13|SH600000"``) with a seed to
+        make each series' paths depend on its key alone, whatever else is in the list.
         """
         if isinstance(df_list, pd.DataFrame) or not isinstance(df_list, (list, tuple)):
             raise TypeError("df_list must be a list of DataFrames; use predict() for a single series")
@@ -83,9 +90,9 @@ class KronosPredictor:
             raise ValueError(f"pred_len must be >= 1, got {pred_len}")
         config = self._config(int(pred_len), SamplingConfig(temperature=T, top_k=top_k, top_p=top_p),
                               int(sample_count))
-        prepared = [prepare_series(df, xt, yt, config.pred_len, max_context=self.max_context, clip=self.clip)
+        prepared = [prepare_series(df, xt, yt, config.pred_len, clip=self.clip)
                     for df, xt, yt in zip(df_list, x_timestamp_list, y_timestamp_list)]
-        uniforms = draw_uniforms(len(prepared), config.sample_count, config.pred_len, seed=seed, generator=generator)
+        uniforms = self._uniforms(len(prepared), config, seed, generator, series_keys)
         normalized = forecast_normalized(self.tokenizer, self.model, [p.series for p in prepared], config, uniforms,
                                          device=self.device, memory_budget_gb=self.memory_budget_gb,
                                          progress=verbose)
@@ -94,6 +101,17 @@ class KronosPredictor:
         paths = (normalized * (stds + NORM_EPS) + means).astype(np.float32)
         return ForecastResult(paths=paths, timestamps=[p.y_index for p in prepared],
                               last_close=np.array([p.last_close for p in prepared]))
+
+    @staticmethod
+    def _uniforms(n_series: int, config: GenerationConfig, seed, generator, series_keys) -> torch.Tensor:
+        if series_keys is None:
+            return draw_uniforms(n_series, config.sample_count, config.pred_len, seed=seed, generator=generator)
+        if seed is None or generator is not None:
+            raise ValueError("series_keys needs a seed (and no generator): keyed paths are a function of "
+                             "(seed, key)")
+        if len(series_keys) != n_series or len(set(map(str, series_keys))) != n_series:
+            raise ValueError(f"series_keys must hold {n_series} distinct keys, one per series")
+        return keyed_uniforms(series_keys, config.sample_count, config.pred_len, seed=seed)
 
     def predict(self, df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, T: float = 1.0, top_k: int = 0,
                 top_p: float = 0.9, sample_count: int = 1, verbose: bool = True,
@@ -107,10 +125,12 @@ class KronosPredictor:
 
     def predict_batch(self, df_list: Sequence[pd.DataFrame], x_timestamp_list, y_timestamp_list, pred_len: int,
                       T: float = 1.0, top_k: int = 0, top_p: float = 0.9, sample_count: int = 1,
-                      verbose: bool = True, seed: int | None = None) -> list[pd.DataFrame]:
+                      verbose: bool = True, seed: int | None = None,
+                      series_keys: Sequence | None = None) -> list[pd.DataFrame]:
         """Mean forecasts of several series (the official API); lookbacks may differ in length."""
         result = self.predict_paths(df_list, x_timestamp_list, y_timestamp_list, pred_len, T=T, top_k=top_k,
-                                    top_p=top_p, sample_count=sample_count, verbose=verbose, seed=seed)
+                                    top_p=top_p, sample_count=sample_count, verbose=verbose, seed=seed,
+                                    series_keys=series_keys)
         return result.mean()
 
     def predict_quantiles(self, df_list, x_timestamp_list, y_timestamp_list, pred_len: int,

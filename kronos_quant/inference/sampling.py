@@ -1,13 +1,21 @@
 """Batched temperature / top-k / top-p sampling driven by pre-drawn uniforms.
 
-Each (series, path, step, head) gets its own uniform, drawn once from a seeded generator before
-generation. Sampling is the inverse CDF of the filtered distribution at that uniform, so a path
-does not depend on which other series share its batch or chunk, and a seed reproduces it exactly.
+Each (series, path, step, head) gets its own uniform, drawn once before generation. Sampling is
+the inverse CDF of the filtered distribution at that uniform, so a path does not depend on which
+other series share its batch or chunk, and a seed reproduces it exactly.
+
+Uniforms come either in series order from one seeded generator (:func:`draw_uniforms`), or per
+series from a hash of ``(seed, key)`` (:func:`keyed_uniforms`). Keyed uniforms make a series' paths
+independent of the other series in the call: a stock keyed ``(date, instrument)`` gets the same
+forecast whatever the universe or the segment it is scored in.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from typing import Hashable, Sequence
 
+import numpy as np
 import torch
 
 
@@ -63,16 +71,49 @@ def sample_tokens(logits: torch.Tensor, uniforms: torch.Tensor, config: Sampling
     cdf = filtered.softmax(-1).cumsum(-1)  # (R, V)
     targets = uniforms.to(cdf.device, cdf.dtype).unsqueeze(-1) * cdf[..., -1:]
     tokens = torch.searchsorted(cdf, targets, right=True).squeeze(-1)
-    return tokens.clamp_(max=logits.shape[-1] - 1)
+    # a uniform that rounds up to the total mass would step past the end: take the last kept token
+    kept = filtered > float("-inf")
+    last_kept = kept.shape[-1] - 1 - kept.flip(-1).int().argmax(-1)
+    return torch.minimum(tokens, last_kept)
 
 
 def draw_uniforms(n_series: int, sample_count: int, pred_len: int, *, seed: int | None = None,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """(n_series, sample_count, pred_len, 2) uniforms: [..., 0] for the s1 draw, [..., 1] for s2.
 
-    Drawn on the CPU, so a seed gives the same paths on every device.
+    Drawn on the CPU, so a seed gives the same paths on every device. Without a seed or generator,
+    the seed comes from torch's global generator: ``torch.manual_seed`` then reproduces the paths,
+    and that generator is advanced, not reseeded.
     """
     if generator is None:
         generator = torch.Generator()
-        generator.manual_seed(int(seed) if seed is not None else int(torch.seed() % (2**63)))
+        generator.manual_seed(int(seed) if seed is not None else _seed_from_global_rng())
     return torch.rand((n_series, sample_count, pred_len, 2), generator=generator, dtype=torch.float64)
+
+
+def keyed_uniforms(keys: Sequence[Hashable], sample_count: int, pred_len: int, *, seed: int) -> torch.Tensor:
+    """(len(keys), sample_count, pred_len, 2) uniforms; block n depends on ``(seed, str(keys[n]))`` only.
+
+    Each value is the SplitMix64 finaliser of a per-key 64-bit hash plus a counter, which gives
+    independent-looking uniforms in [0, 1) with 53 random bits, vectorised over all keys.
+    """
+    per_key = np.array([_key_hash(f"{int(seed)}\x1f{key}") for key in keys], dtype=np.uint64)
+    counters = np.arange(1, sample_count * pred_len * 2 + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = _splitmix64(per_key[:, None] + counters[None, :] * np.uint64(0x9E3779B97F4A7C15))
+    values = (mixed >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return torch.from_numpy(values.reshape(len(keys), sample_count, pred_len, 2))
+
+
+def _seed_from_global_rng() -> int:
+    return int(torch.randint(0, 2**62, (1,)).item())
+
+
+def _key_hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))

@@ -1,7 +1,6 @@
 """Turn a user's DataFrame and timestamps into one model-ready series, or say what is wrong."""
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +21,15 @@ class PreparedSeries:
 
 
 def _timestamps(values, name: str) -> pd.DatetimeIndex:
+    """A DatetimeIndex of the user's timestamps, time zone kept (features use the local wall clock)."""
     if isinstance(values, pd.DataFrame):
         raise TypeError(f"{name} must be a 1-D sequence of timestamps (e.g. df['timestamps']), not a DataFrame")
+    raw = values if isinstance(values, (pd.Series, pd.Index)) else pd.Series(np.asarray(values))
+    if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
+        raise TypeError(f"{name} holds numbers ({raw.dtype}), not timestamps; pass datetimes, e.g. "
+                        "pd.to_datetime(df['timestamps']) (epoch numbers: pd.to_datetime(values, unit='s'))")
     try:
-        index = pd.DatetimeIndex(pd.to_datetime(pd.Series(np.asarray(values)).values))
+        index = pd.DatetimeIndex(pd.to_datetime(raw))
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} could not be parsed as timestamps: {err}") from None
     if index.hasnans:
@@ -67,9 +71,12 @@ def _bars(df: pd.DataFrame) -> np.ndarray:
     return bars
 
 
-def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *, max_context: int,
-                   clip: float) -> PreparedSeries:
-    """Validate one series and normalise it over its lookback (truncated to max_context bars)."""
+def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *, clip: float) -> PreparedSeries:
+    """Validate one series and normalise it over its whole lookback.
+
+    As in the official predictor, a lookback longer than ``max_context`` is normalised and tokenised
+    in full; generation then conditions on its latest ``max_context`` tokens.
+    """
     bars = _bars(df)
     x_index = _timestamps(x_timestamp, "x_timestamp")
     y_index = _timestamps(y_timestamp, "y_timestamp")
@@ -79,13 +86,16 @@ def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *,
     if len(y_index) != pred_len:
         raise ValueError(f"y_timestamp has {len(y_index)} entries but pred_len={pred_len}; "
                          "pass one timestamp per forecast bar")
+    if (x_index.tz is None) != (y_index.tz is None):
+        raise ValueError(f"x_timestamp is {_zone(x_index)} but y_timestamp is {_zone(y_index)}; "
+                         "give both a time zone or neither")
     if y_index[0] <= x_index[-1]:
         raise ValueError(f"y_timestamp starts at {y_index[0]}, not after the last bar {x_index[-1]}")
-    if len(bars) > max_context:
-        warnings.warn(f"lookback of {len(bars)} bars is longer than max_context={max_context}; "
-                      f"using the most recent {max_context} bars", UserWarning, stacklevel=3)
-        bars, x_index = bars[-max_context:], x_index[-max_context:]
     scale = fit_scale(bars)
     series = NormalizedSeries(x=normalize(bars, scale, clip), x_stamp=time_features(x_index),
                               y_stamp=time_features(y_index))
     return PreparedSeries(series, scale, y_index, float(bars[-1, 3]))
+
+
+def _zone(index: pd.DatetimeIndex) -> str:
+    return f"in time zone {index.tz}" if index.tz is not None else "time-zone naive"

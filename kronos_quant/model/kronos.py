@@ -140,9 +140,12 @@ class Kronos(PretrainedMixin, nn.Module):
         cfg = self.config
         trunk = [LayerCache(batch, cfg.n_heads, cfg.d_model // cfg.n_heads, capacity, device=device,
                             dtype=dtype, ring=ring) for _ in range(cfg.n_layers)]
-        dep = LayerCache(batch, DEPENDENCY_HEADS, cfg.d_model // DEPENDENCY_HEADS, capacity,
-                         device=device, dtype=dtype, ring=ring)
-        return trunk + [dep]
+        return trunk + [self.new_dependency_cache(batch, capacity, device=device, dtype=dtype, ring=ring)]
+
+    def new_dependency_cache(self, batch: int, capacity: int, *, device, dtype, ring: bool = False) -> LayerCache:
+        """An empty cache for the dependency layer's keys/values of the trunk states h."""
+        head_dim = self.config.d_model // DEPENDENCY_HEADS
+        return LayerCache(batch, DEPENDENCY_HEADS, head_dim, capacity, device=device, dtype=dtype, ring=ring)
 
     def cache_context(self, hidden: torch.Tensor, dep_cache: LayerCache | SharedPrefixCache) -> None:
         """Append the dependency layer's keys/values of new trunk states h (B, t, d)."""

@@ -5,9 +5,9 @@
     torchrun --nproc_per_node=8 -m kronos_quant.cli predict --workflow-config workflows/csi300_zero_shot.yaml \
         --out scores.pkl                      # nccl on GPUs (cuda:LOCAL_RANK), gloo on CPU
 
-Every rank prepares the same windows (data loading is cheap next to forecasting), draws the same
-global uniforms (seeded, one block per window in index order) and forecasts a contiguous block of
-rows with exactly those rows' uniforms. Rank 0 gathers the blocks in rank order, so the scores equal
+Every rank prepares the same windows (data loading is cheap next to forecasting) and forecasts a
+contiguous block of them. A window's uniforms are keyed by its (datetime, instrument) and the seed,
+so they do not depend on the block. Rank 0 gathers the blocks in rank order, so the scores equal
 a single-process :meth:`KronosModel.predict` bit for bit (see tests/qlib_ext/test_distributed.py).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 import torch.distributed as dist
 
 from kronos_quant.qlib_ext.model import KronosModel
-from kronos_quant.qlib_ext.scoring import global_uniforms, score_windows
+from kronos_quant.qlib_ext.scoring import window_uniforms, score_windows
 from kronos_quant.training.ddp import DistContext
 
 logger = logging.getLogger(__name__)
@@ -44,11 +44,11 @@ def distributed_predict(model: KronosModel, dataset, segment: str = "test", *,
     if ctx is None or not ctx.distributed:
         return model.predict(dataset, segment)
     windows = model.prepare_windows(dataset, segment)
-    uniforms = global_uniforms(len(windows), model.forecast)
     start, stop = shard_bounds(len(windows), ctx.rank, ctx.world_size)
+    uniforms = window_uniforms(windows.index[start:stop], model.forecast)
     logger.info("rank %d/%d: windows %d..%d of %d", ctx.rank, ctx.world_size, start, stop, len(windows))
     block = score_windows(model.networks(), windows.x[start:stop], windows.x_stamp[start:stop],
-                          windows.y_stamp[start:stop], model.forecast, uniforms[start:stop],
+                          windows.y_stamp[start:stop], model.forecast, uniforms,
                           memory_budget_gb=float(model.runtime.memory_budget_gb),
                           progress=bool(model.runtime.progress) and ctx.is_master)
     blocks = [None] * ctx.world_size if ctx.is_master else None

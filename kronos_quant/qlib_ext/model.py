@@ -35,7 +35,7 @@ from kronos_quant.data.windows import KronosWindows
 from kronos_quant.inference.predictor import default_device
 from kronos_quant.qlib_ext.model_settings import (ForecastSettings, RuntimeSettings, SourceSettings,
                                                   build_settings, checkpoint_dir)
-from kronos_quant.qlib_ext.scoring import KronosPair, global_uniforms, load_pair, score_windows
+from kronos_quant.qlib_ext.scoring import KronosPair, window_uniforms, load_pair, score_windows
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class KronosModel(Model):
     def predict(self, dataset, segment: Union[Text, slice] = "test") -> pd.Series:
         """Scores (name ``score``) indexed (datetime, instrument): the score at t uses bars <= t only."""
         windows = self.prepare_windows(dataset, segment)
-        uniforms = global_uniforms(len(windows), self.forecast)
+        uniforms = window_uniforms(windows.index, self.forecast)
         scores = score_windows(self.networks(), windows.x, windows.x_stamp, windows.y_stamp, self.forecast,
                                uniforms, memory_budget_gb=float(self.runtime.memory_budget_gb),
                                progress=bool(self.runtime.progress))

@@ -3,8 +3,9 @@
 The arithmetic shared by :class:`~kronos_quant.qlib_ext.model.KronosModel` and distributed
 inference: normalise each window over its own lookback (no look-ahead), sample paths with the
 pre-drawn uniforms of its rows, denormalise, apply a signal from :mod:`kronos_quant.research.signals`.
-Because each row's uniforms are fixed in advance, a row's score does not depend on which other
-rows are forecast with it, so shards of rows give exactly the single-process scores.
+Each window's uniforms are keyed by its (datetime, instrument) and the seed, so a window's score does
+not depend on which other windows are forecast with it: not on the universe, the segment, or the
+shard of rows a process scores.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import logging
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 
 from kronos_quant.inference.batching import NormalizedSeries, forecast_normalized
-from kronos_quant.inference.sampling import draw_uniforms
+from kronos_quant.inference.sampling import keyed_uniforms
 from kronos_quant.model import Kronos, KronosTokenizer
 from kronos_quant.normalization import NORM_EPS, fit_scale, normalize
 from kronos_quant.qlib_ext.model_settings import ForecastSettings
@@ -44,9 +46,10 @@ def load_pair(tokenizer_path: str, predictor_path: str, device: torch.device) ->
     return KronosPair(tokenizer.eval(), model.eval(), device)
 
 
-def global_uniforms(n_windows: int, settings: ForecastSettings) -> torch.Tensor:
-    """(N, P, H, 2) uniforms of every window of a segment, in index order (seeded)."""
-    return draw_uniforms(n_windows, int(settings.sample_count), int(settings.horizon), seed=int(settings.seed))
+def window_uniforms(index: pd.MultiIndex, settings: ForecastSettings) -> torch.Tensor:
+    """(N, P, H, 2) uniforms of windows indexed (datetime, instrument), each a function of (seed, its key)."""
+    keys = [f"{pd.Timestamp(when):%Y-%m-%d %H:%M:%S}|{instrument}" for when, instrument in index]
+    return keyed_uniforms(keys, int(settings.sample_count), int(settings.horizon), seed=int(settings.seed))
 
 
 def crop_windows(x: np.ndarray, x_stamp: np.ndarray, y_stamp: np.ndarray, settings: ForecastSettings):
@@ -91,8 +94,8 @@ def score_windows(pair: KronosPair, x: np.ndarray, x_stamp: np.ndarray, y_stamp:
         return np.empty(0, dtype=np.float64)
     x, x_stamp, y_stamp = crop_windows(x, x_stamp, y_stamp, settings)
     if len(uniforms) != len(x):
-        raise ValueError(f"{len(uniforms)} uniform blocks for {len(x)} windows; pass the windows' rows of "
-                         "global_uniforms")
+        raise ValueError(f"{len(uniforms)} uniform blocks for {len(x)} windows; pass window_uniforms of "
+                         "the windows' index")
     paths, last_close = sample_paths(pair, x, x_stamp, y_stamp, settings, uniforms,
                                      memory_budget_gb=memory_budget_gb, progress=progress)
     return compute_signal(settings.signal, paths, last_close)

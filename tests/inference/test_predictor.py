@@ -43,21 +43,67 @@ def test_seed_reproduces_and_differs(predictor):
 
 
 def test_mixed_lengths_equal_single_predictions(predictor):
-    series = [make_series(n, 3, seed=n) for n in (20, 33, 20, 60)]  # 60 > max_context: truncated
-    with pytest.warns(UserWarning, match="longer than max_context"):
-        batch = predictor.predict_batch(*map(list, zip(*series)), pred_len=3, top_k=1, verbose=False)
+    series = [make_series(n, 3, seed=n) for n in (20, 33, 20, 60)]  # 60 > max_context
+    batch = predictor.predict_batch(*map(list, zip(*series)), pred_len=3, top_k=1, verbose=False)
     for (df, xt, yt), together in zip(series, batch):
-        with pytest.warns(UserWarning) if len(df) > 48 else _nullcontext():
-            alone = predictor.predict(df, xt, yt, pred_len=3, top_k=1, verbose=False)
+        alone = predictor.predict(df, xt, yt, pred_len=3, top_k=1, verbose=False)
         pd.testing.assert_frame_equal(alone, together, rtol=1e-5, atol=1e-5)
 
 
-class _nullcontext:
-    def __enter__(self):
-        return self
+def test_lookback_past_max_context_follows_the_official_order(predictor):
+    """Normalise over the whole df, tokenise it whole, generate from the last max_context tokens."""
+    from kronos_quant.inference.generation import generate_paths
+    from kronos_quant.inference.generation_config import GenerationConfig
+    from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
+    from kronos_quant.time_features import time_features
 
-    def __exit__(self, *args):
-        return False
+    df, xt, yt = make_series(70, 6, seed=3)  # 70 bars > max_context 48
+    out = predictor.predict(df, xt, yt, pred_len=6, top_k=1, verbose=False)
+    bars = df[["open", "high", "low", "close", "volume"]].to_numpy()
+    bars = np.concatenate([bars, bars[:, 4:5] * bars[:, :4].mean(1, keepdims=True)], axis=1)  # amount
+    mean, std = bars.mean(0), bars.std(0)
+    x = torch.tensor(np.clip((bars - mean) / (std + 1e-5), -5, 5), dtype=torch.float32)[None]
+    config = GenerationConfig(pred_len=6, max_context=48, sampling=SamplingConfig(top_k=1), engine="recompute")
+    paths = generate_paths(predictor.tokenizer, predictor.model, x, torch.tensor(time_features(xt))[None],
+                           torch.tensor(time_features(yt))[None], config, draw_uniforms(1, 1, 6, seed=0))
+    expected = paths[0, 0].numpy() * (std + 1e-5) + mean
+    np.testing.assert_allclose(out.to_numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_time_zones_keep_the_local_wall_clock(predictor):
+    df, xt, yt = make_series(30, 4, seed=6, freq="30min")
+    naive = predictor.predict(df, xt, yt, pred_len=4, top_k=1, verbose=False)
+    local = [s.dt.tz_localize("Asia/Shanghai") for s in (xt, yt)]
+    aware = predictor.predict(df, *local, pred_len=4, top_k=1, verbose=False)
+    np.testing.assert_array_equal(aware.to_numpy(), naive.to_numpy())  # same hour/day features
+    assert aware.index.equals(pd.DatetimeIndex(local[1]))  # indexed by the caller's own timestamps
+    with pytest.raises(ValueError, match="give both a time zone or neither"):
+        predictor.predict(df, local[0], yt, pred_len=4, verbose=False)
+
+
+def test_series_keys_make_paths_independent_of_the_other_series(predictor):
+    series = [make_series(30, 4, seed=s) for s in range(3)]
+    kwargs = dict(pred_len=4, T=1.0, top_p=0.9, sample_count=3, seed=7)
+    alone = predictor.predict_paths(*[[part] for part in series[2]], series_keys=["C"], **kwargs).paths
+    third = predictor.predict_paths(*map(list, zip(*series)), series_keys=["A", "B", "C"], **kwargs).paths
+    np.testing.assert_allclose(third[2], alone[0], rtol=1e-5)
+    positional = predictor.predict_paths(*map(list, zip(*series)), **kwargs).paths
+    assert not np.allclose(positional[2], alone[0])  # by position, series 2 draws another block
+    with pytest.raises(ValueError, match="needs a seed"):
+        predictor.predict_paths(*[[part] for part in series[0]], pred_len=4, series_keys=["A"])
+    with pytest.raises(ValueError, match="3 distinct keys"):
+        predictor.predict_paths(*map(list, zip(*series)), series_keys=["A", "A", "B"], **kwargs)
+
+
+def test_unseeded_paths_follow_torch_manual_seed(predictor):
+    df, xt, yt = make_series(30, 4, seed=1)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(2024)
+        paths = predictor.predict_paths([df], [xt], [yt], 4, T=1.0, top_p=0.95, sample_count=2).paths
+        runs.append((paths, torch.rand(3)))  # the global generator continues, not reseeded
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert torch.equal(runs[0][1], runs[1][1])
 
 
 def test_chunking_equals_one_batch():
@@ -113,6 +159,8 @@ def test_flat_series_gives_no_nan(predictor):
     (lambda df, xt, yt: (df, xt, yt, 0), ValueError, "pred_len must be >= 1"),
     (lambda df, xt, yt: (df.iloc[:0], xt[:0], yt, 3), ValueError, "empty"),
     (lambda df, xt, yt: (df, xt, xt[-3:], 3), ValueError, "not after the last bar"),
+    (lambda df, xt, yt: (df, pd.Series(np.arange(len(df))), yt, 3), TypeError, "holds numbers"),
+    (lambda df, xt, yt: (df, xt.astype("int64") // 10**9, yt, 3), TypeError, "unit='s'"),
 ])
 def test_bad_input_raises_clear_errors(predictor, mutate, error, match):
     df, xt, yt = make_series(30, 3, seed=9)

@@ -115,6 +115,19 @@ def test_same_seed_same_scores_other_seed_differs(scores, dataset, tiny_checkpoi
     assert not np.allclose(other, scores)
 
 
+def test_a_windows_score_does_not_depend_on_the_other_windows(scores, dataset, tiny_checkpoints):
+    """Uniforms are keyed by (datetime, instrument): a sub-universe scores each stock as the full one."""
+    from kronos_quant.qlib_ext.scoring import score_windows, window_uniforms
+
+    model = _model(tiny_checkpoints)
+    windows = model.prepare_windows(dataset, "test")
+    subset = np.flatnonzero(windows.index.get_level_values("instrument").isin(
+        windows.index.get_level_values("instrument").unique()[::3]))[:40]
+    part = score_windows(model.networks(), windows.x[subset], windows.x_stamp[subset], windows.y_stamp[subset],
+                         model.forecast, window_uniforms(windows.index[subset], model.forecast))
+    np.testing.assert_allclose(part, scores.reindex(windows.index[subset]).to_numpy(), rtol=1e-6)
+
+
 def test_pickle_round_trip_keeps_state_and_scores(scores, dataset, tiny_checkpoints, tmp_path):
     from qlib.utils.serial import Serializable
 
