@@ -145,9 +145,19 @@ def _check_values(panels: dict[str, pd.DataFrame], out: list) -> None:
                                f"{int(bad.sum())} of {n_bars} bars ({bad.sum() / max(n_bars, 1):.3%}) have "
                                "high < max(open, close) or low > min(open, close)",
                                "usually vendor errors; clip high/low or drop those bars"))
+    if "volume" in panels:
+        _check_zero_volume(panels["volume"], close, out)
     if "change" in panels:
         _check_change_units(panels["change"], close, out)
     _check_last_bar(panels, out)
+
+
+def _check_zero_volume(volume: pd.DataFrame, close: pd.DataFrame, out: list) -> None:
+    zero = int(((volume == 0) & close.notna()).sum().sum())
+    if zero:
+        out.append(Finding("info", "zero_volume_bars",
+                           f"{zero} bars have prices but volume 0 (suspensions with prices carried forward)",
+                           "nothing to do: Kronos treats them as not traded, like NaN bars"))
 
 
 def _check_change_units(change: pd.DataFrame, close: pd.DataFrame, out: list) -> None:

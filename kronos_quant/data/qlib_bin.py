@@ -176,15 +176,26 @@ def write_provider(provider_dir: str | Path, calendar: pd.DatetimeIndex, fields:
 
 def read_field_panel(provider_dir: str | Path, field: str, instruments: Iterable[str],
                      calendar: pd.DatetimeIndex | None = None) -> pd.DataFrame:
-    """Wide panel (D, n_instruments) of one field, NaN where an instrument has no data or no file."""
-    calendar = read_calendar(provider_dir) if calendar is None else calendar
+    """Wide panel of one field, NaN where an instrument has no data or no file.
+
+    A ``.day.bin`` start index counts from the first day of ``calendars/day.txt``, so values are placed
+    on that full calendar, then taken on ``calendar`` (any subset of its days; default: all of them).
+    """
+    full = read_calendar(provider_dir)
+    calendar = full if calendar is None else pd.DatetimeIndex(calendar)
+    rows = full.get_indexer(calendar)
+    if (rows < 0).any():
+        outside = calendar[rows < 0][:3].strftime("%Y-%m-%d").tolist()
+        raise ValueError(f"calendar days {outside} are not in {provider_dir}/calendars/day.txt; pass days of "
+                         "the provider's own calendar")
     instruments = list(instruments)
-    out = np.full((len(calendar), len(instruments)), np.nan, dtype=np.float32)
+    out = np.full((len(full), len(instruments)), np.nan, dtype=np.float32)
     for j, instrument in enumerate(instruments):
         path = feature_path(provider_dir, instrument, field)
         if not path.exists():
             continue
         start, values = read_feature(provider_dir, instrument, field)
-        stop = min(start + len(values), len(calendar))
+        stop = min(start + len(values), len(full))
         out[start:stop, j] = values[: stop - start]
+    out = out[rows]
     return pd.DataFrame(out, index=calendar, columns=instruments)

@@ -120,7 +120,7 @@ def build_bars(rng: np.random.Generator, ret: np.ndarray, unclipped: np.ndarray,
     "one-price" bar: open = high = low = close at the limit.
     """
     close = first_close * np.cumprod(1.0 + ret, axis=0)
-    prev_close = np.vstack([first_close / (1.0 + ret[:1]), close[:-1]])
+    prev_close = np.vstack([np.broadcast_to(first_close, ret[:1].shape), close[:-1]])  # close[0] = first * (1 + ret[0])
     lo, hi = prev_close * (1 - params.limit), prev_close * (1 + params.limit)
     gap = 0.35 * ret + 0.4 * sigma * rng.standard_normal(ret.shape)
     open_ = np.clip(prev_close * (1.0 + gap), lo, hi)

@@ -1,8 +1,9 @@
 """Kronos input windows from a daily panel: pure, vectorised numpy (no per-sample pandas).
 
 Suspended-bar policy: Kronos sees an instrument's *traded* bars only. A bar is traded when all six
-fields are finite (after deriving a missing amount). Suspended (NaN) days are removed from that
-instrument's sequence, so its lookback is its last ``lookback`` traded bars, with those bars' real
+fields are finite (after deriving a missing amount) and its volume is > 0: vendors mark suspensions
+either with NaN or with a zero-volume bar that carries the last prices forward (Qlib's CN data does
+the latter). Suspended days are removed from that instrument's sequence, so its lookback is its last ``lookback`` traded bars, with those bars' real
 timestamps. A sample exists for (t, instrument) only if the instrument traded on t and has at
 least ``lookback`` traded bars up to t; the others are counted and logged.
 
@@ -73,10 +74,34 @@ def panel_from_frame(frame: pd.DataFrame, columns=FEATURE_COLUMNS) -> tuple[np.n
 
 
 def derive_missing_amount(values: np.ndarray) -> np.ndarray:
-    """(D, N, 6) panel with amount = volume x mean(OHLC) when the amount column is entirely NaN."""
-    if np.isnan(values[..., 5]).all():
-        return fill_volume_amount(values, has_volume=True, has_amount=False)
-    return values
+    """(D, N, 6) panel with a NaN amount derived as volume x mean(OHLC) wherever the bar is otherwise whole.
+
+    Filled per bar, so an instrument without an amount file (or with gaps in it) is not dropped.
+    """
+    missing = np.isnan(values[..., 5]) & np.isfinite(values[..., :5]).all(axis=-1)
+    if not missing.any():
+        return values
+    if not np.isnan(values[..., 5]).all():
+        logger.info("amount derived as volume x mean(OHLC) on %d bars of %d instruments that lack it",
+                    int(missing.sum()), int(missing.any(axis=0).sum()))
+    filled = values.copy()
+    filled[..., 5] = np.where(missing, values[..., 4] * values[..., :4].mean(axis=-1), values[..., 5])
+    return filled
+
+
+def traded_bars(values: np.ndarray) -> np.ndarray:
+    """bool (D, N): the bars Kronos sees, all six fields finite and volume > 0 (see the module doc).
+
+    A panel whose volume is never positive carries no volume information; its bars count as traded
+    when finite, with a warning.
+    """
+    finite = np.isfinite(values).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        positive = values[..., 4] > 0
+    if finite.any() and not positive[finite].any():
+        logger.warning("volume is never > 0 in this panel: suspended bars cannot be told apart")
+        return finite
+    return finite & positive
 
 
 def _window_rows(starts: np.ndarray, length: int, source: np.ndarray) -> np.ndarray:
@@ -92,7 +117,7 @@ def build_windows(values: np.ndarray, calendar: pd.DatetimeIndex, instruments, *
     """All windows whose decision date t lies in [start, end].
 
     Args:
-        values: (D, N, 6) raw open, high, low, close, volume, amount on ``calendar``; NaN = not traded.
+        values: (D, N, 6) raw open, high, low, close, volume, amount on ``calendar``; NaN or volume 0 = not traded.
         calendar: (D,) trading days of the panel; instruments: (N,) names.
         future_calendar: calendar extended beyond D (``day_future.txt``) for inference ``y_stamp``;
             defaults to ``calendar`` (samples without ``horizon`` later days are then skipped).
@@ -104,7 +129,7 @@ def build_windows(values: np.ndarray, calendar: pd.DatetimeIndex, instruments, *
     """
     _validate(values, calendar, instruments, lookback, horizon)
     values = derive_missing_amount(np.asarray(values, dtype=np.float64))
-    traded = np.isfinite(values).all(axis=-1)  # (D, N)
+    traded = traded_bars(values)  # (D, N)
     inst, day = np.nonzero(traded.T)  # instrument-major order of traded bars, (M,)
     first = np.searchsorted(inst, inst)  # position of each instrument's first traded bar
     rank = np.arange(inst.size) - first  # traded bars before this one, same instrument

@@ -28,6 +28,7 @@ def test_shared_csi300_passes_with_warnings(csi300_provider):
     report = check_provider(csi300_provider)
     assert report.ok, report.format()
     assert {"missing_amount", "no_day_future", "ohlc_inconsistent"} <= report.codes("warning")
+    assert "zero_volume_bars" in report.codes("info")  # its suspensions carry prices forward
 
 
 def _uppercase_folder(path):

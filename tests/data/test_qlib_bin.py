@@ -17,6 +17,19 @@ def test_feature_file_layout(tmp_path):
     assert start == 3 and values.dtype == np.float32 and len(values) == 3
 
 
+def test_field_panel_on_part_of_the_calendar(tmp_path):
+    days = pd.bdate_range("2020-01-01", periods=8)
+    qlib_bin.write_calendar(tmp_path, days)
+    qlib_bin.write_feature(tmp_path, "SH600000", "close", np.arange(1.0, 6.0), start_index=2)  # days 2..6
+    part = qlib_bin.read_field_panel(tmp_path, "close", ["SH600000"], days[4:7])
+    np.testing.assert_array_equal(part["SH600000"].to_numpy(), [3.0, 4.0, 5.0])
+    assert part.index.equals(days[4:7])
+    whole = qlib_bin.read_field_panel(tmp_path, "close", ["SH600000"])
+    np.testing.assert_array_equal(whole["SH600000"].to_numpy()[2:7], np.arange(1.0, 6.0))
+    with pytest.raises(ValueError, match="not in .*day.txt"):
+        qlib_bin.read_field_panel(tmp_path, "close", ["SH600000"], pd.DatetimeIndex(["2020-01-04"]))
+
+
 def test_instruments_uppercase_and_calendar_round_trip(tmp_path):
     spans = pd.DataFrame({"instrument": ["sh600000", "SZ000001"], "start": ["2020-01-02", "2020-01-03"],
                           "end": ["2020-02-03", "2020-03-02"]})

@@ -51,6 +51,32 @@ def test_window_is_last_traded_bars(panel):
     assert (t, "SH600001") in windows.index and (calendar[22], "SH600001") not in windows.index
 
 
+def test_zero_volume_bars_count_as_suspended(panel):
+    """Qlib's CN data marks suspensions as volume-0 bars with the last prices carried forward."""
+    values, calendar, instruments = panel
+    carried = values.copy()
+    carried[20:25, 1, :4] = carried[19, 1, :4]
+    carried[20:25, 1, 4] = 0.0
+    carried[20:25, 1, 5] = 0.0
+    as_nan = build_windows(values, calendar, instruments, lookback=LOOKBACK, horizon=HORIZON)
+    as_zero = build_windows(carried, calendar, instruments, lookback=LOOKBACK, horizon=HORIZON)
+    assert as_zero.index.equals(as_nan.index)  # no window decided on a suspended day
+    np.testing.assert_array_equal(as_zero.x, as_nan.x)  # and none of them in any lookback
+
+
+def test_amount_is_derived_per_bar(panel):
+    values, calendar, instruments = panel
+    mixed = values.copy()
+    mixed[..., 0, 5] = mixed[..., 0, 4] * mixed[..., 0, :4].mean(axis=-1) * 1.5  # SH600000 has real amounts
+    mixed[40, 0, 5] = np.nan  # ...with one gap
+    windows = build_windows(mixed, calendar, instruments, lookback=LOOKBACK, horizon=HORIZON)
+    everyone = build_windows(values, calendar, instruments, lookback=LOOKBACK, horizon=HORIZON)
+    assert windows.index.equals(everyone.index)  # the instruments without amounts keep their windows
+    row = windows.index.get_loc((calendar[40], "SH600000"))
+    bar = mixed[40, 0]
+    assert windows.x[row, -1, 5] == pytest.approx(bar[4] * bar[:4].mean(), rel=1e-6)  # the gap is derived
+
+
 def test_training_windows_take_next_traded_bars(panel):
     values, calendar, instruments = panel
     windows = build_windows(values, calendar, instruments, lookback=LOOKBACK, horizon=HORIZON,
