@@ -41,7 +41,10 @@ def read_bars(path: str) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def future_times(times: pd.Series, count: int) -> pd.Series:
+    """The next ``count`` bar times: business days for weekday-only daily bars, else the median step."""
     step = times.diff().iloc[-50:].median()
+    if step == pd.Timedelta(days=1) and (times.dt.weekday < 5).all():
+        return pd.Series(pd.bdate_range(times.iloc[-1] + pd.offsets.BDay(1), periods=count))
     return pd.Series(times.iloc[-1] + step * np.arange(1, count + 1))
 
 

@@ -37,6 +37,13 @@ def run(args: argparse.Namespace) -> int:
     if args.run and len(args.experiment) > 1:
         logger.error("--run selects runs of one experiment; drop it or pass a single --experiment")
         return 2
+    if args.run and args.latest:
+        logger.error("--run and --latest both pick runs; pass one of them")
+        return 2
+    if args.quantiles < 2 or args.rolling_window < 2:
+        logger.error("--quantiles and --rolling-window must be >= 2 (got %d and %d)", args.quantiles,
+                     args.rolling_window)
+        return 2
     results, taken = [], set()
     try:
         for experiment in args.experiment:

@@ -205,7 +205,7 @@ def sign_hit_rate(signal, label, *, demean: bool = False) -> float:
 
 
 def ic_by_year(ic_frame: pd.DataFrame) -> pd.DataFrame:
-    """Per calendar year: mean, ICIR and hit rate of each IC column, plus the day count."""
+    """Per calendar year: mean, ICIR and hit rate of each IC column, plus the days with a finite IC."""
     years = pd.DatetimeIndex(ic_frame.index).year
     rows = {}
     for year, chunk in ic_frame.groupby(years):
@@ -213,7 +213,7 @@ def ic_by_year(ic_frame: pd.DataFrame) -> pd.DataFrame:
         for column in ic_frame.columns:
             stats = ic_stats(chunk[column])
             row.update({f"{column}_mean": stats.mean, f"{column}_ICIR": stats.icir, f"{column}_hit_rate": stats.hit_rate})
-        row["n_days"] = len(chunk)
+        row["n_days"] = int(chunk.notna().any(axis=1).sum())  # the days the statistics are computed on
         rows[int(year)] = row
     return pd.DataFrame(rows).T.rename_axis("year")
 

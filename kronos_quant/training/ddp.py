@@ -52,6 +52,9 @@ def init_distributed(device: str = "auto") -> DistContext:
     if world_size <= 1:
         return DistContext(device=resolve_device(device))
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if device.startswith("cuda:"):
+        raise ValueError(f"device {device!r} under torchrun would put every rank on one GPU; use device: cuda "
+                         "(each rank takes cuda:LOCAL_RANK) and pick GPUs with CUDA_VISIBLE_DEVICES")
     target = resolve_device(device, local_rank)
     backend = "nccl" if target.type == "cuda" else "gloo"
     if target.type == "cuda":

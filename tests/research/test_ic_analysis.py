@@ -118,3 +118,13 @@ def test_ic_decay_and_summary(toy):
     assert summary["IC_mean"] == pytest.approx(-0.1)
     assert summary["long_short_cumulative"] == pytest.approx(-0.01)
     assert summary["IC_std"] == pytest.approx(0.9 * math.sqrt(2))
+
+
+def test_ic_by_year_counts_the_days_its_statistics_use():
+    from kronos_quant.research.ic_analysis import ic_by_year
+
+    days = pd.to_datetime(["2023-12-28", "2023-12-29", "2024-01-02", "2024-01-03", "2024-01-04"])
+    frame = pd.DataFrame({"IC": [0.1, np.nan, 0.2, -0.1, 0.3], "RankIC": [0.2, np.nan, 0.1, 0.0, 0.2]}, index=days)
+    table = ic_by_year(frame)
+    assert table.loc[2023, "n_days"] == 1 and table.loc[2024, "n_days"] == 3
+    assert table.loc[2024, "IC_mean"] == pytest.approx(0.4 / 3)

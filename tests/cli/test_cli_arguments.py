@@ -1,0 +1,32 @@
+"""CLI details that are easy to get wrong: future bar times, report options, devices under torchrun."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kronos_quant.cli import main
+from kronos_quant.cli.forecast import future_times
+
+
+def test_daily_weekday_bars_continue_on_business_days():
+    friday_close = pd.Series(pd.bdate_range(end="2024-03-22", periods=60))  # ends on a Friday
+    assert [day.day_name() for day in future_times(friday_close, 3)] == ["Monday", "Tuesday", "Wednesday"]
+    minutes = pd.Series(pd.date_range("2024-03-22 09:30", periods=60, freq="5min"))
+    assert future_times(minutes, 2).tolist() == [pd.Timestamp("2024-03-22 14:30"), pd.Timestamp("2024-03-22 14:35")]
+    every_day = pd.Series(pd.date_range(end="2024-03-22", periods=30))  # crypto: weekends trade
+    assert future_times(every_day, 1).iloc[0] == pd.Timestamp("2024-03-23")
+
+
+@pytest.mark.parametrize("extra", [["--quantiles", "1"], ["--rolling-window", "0"], ["--run", "abc", "--latest"]])
+def test_report_rejects_contradictory_or_degenerate_options(extra, tmp_path, caplog):
+    assert main(["report", "--experiment", "demo", "--out", str(tmp_path), *extra]) == 2
+    assert "--" in caplog.text  # the message names the option to change
+
+
+def test_torchrun_refuses_one_fixed_gpu_for_every_rank(monkeypatch):
+    from kronos_quant.training.ddp import init_distributed
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ValueError, match="use device: cuda"):
+        init_distributed("cuda:1")
