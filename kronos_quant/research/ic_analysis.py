@@ -92,10 +92,14 @@ def ic_stats(ic: pd.Series) -> ICStats:
 
 
 def rolling_ic(ic_frame: pd.DataFrame, window: int = 20) -> pd.DataFrame:
-    """Rolling mean of each IC column over ``window`` dates (first ``window - 1`` rows are NaN)."""
+    """Rolling mean of each IC column over ``window`` dates, over the finite ICs among them.
+
+    A value needs finite ICs on more than half of its window, so one NaN date (a constant
+    cross-section, say) does not blank the next ``window`` values.
+    """
     if window < 1:
         raise ValueError(f"window must be >= 1 date; got {window}")
-    return ic_frame.rolling(window, min_periods=window).mean()
+    return ic_frame.rolling(window, min_periods=window // 2 + 1).mean()
 
 
 def forward_returns(close: pd.DataFrame, horizons=DECAY_HORIZONS) -> dict[int, pd.Series]:

@@ -128,3 +128,11 @@ def test_ic_by_year_counts_the_days_its_statistics_use():
     table = ic_by_year(frame)
     assert table.loc[2023, "n_days"] == 1 and table.loc[2024, "n_days"] == 3
     assert table.loc[2024, "IC_mean"] == pytest.approx(0.4 / 3)
+
+
+def test_rolling_ic_survives_one_missing_day():
+    days = pd.bdate_range("2024-01-01", periods=6)
+    ic = pd.DataFrame({"IC": [0.1, 0.2, np.nan, 0.3, 0.4, 0.5]}, index=days)
+    rolled = ica.rolling_ic(ic, window=4)["IC"]
+    assert rolled.iloc[:2].isna().all()  # fewer than 3 finite ICs so far
+    np.testing.assert_allclose(rolled.iloc[3:], [0.2, 0.3, 0.4])
