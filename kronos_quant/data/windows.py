@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kronos_quant.normalization import FEATURE_COLUMNS, WindowScale, fill_volume_amount, fit_scale, normalize
+from kronos_quant.normalization import FEATURE_COLUMNS, WindowScale, fit_scale, normalize
 from kronos_quant.time_features import time_features
 
 logger = logging.getLogger(__name__)

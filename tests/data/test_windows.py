@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kronos_quant.data.windows import KronosWindows, build_windows, normalize_windows, panel_from_frame
+from kronos_quant.data.windows import build_windows, normalize_windows, panel_from_frame
 from kronos_quant.time_features import time_features
 
 LOOKBACK, HORIZON = 8, 3
