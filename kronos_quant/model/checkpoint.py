@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from kronos_quant.io_utils import atomic_write
 from kronos_quant.model.official import KNOWN_DIGESTS, OFFICIAL_CHECKPOINTS
 
 logger = logging.getLogger(__name__)
@@ -123,15 +123,8 @@ def strict_load_state_dict(module: torch.nn.Module, state: dict[str, torch.Tenso
 
 
 def atomic_save_file(state: dict[str, torch.Tensor], path: Path) -> None:
-    """save_file to a temporary file in the same folder, then rename: a crash never leaves half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file(state, temporary, metadata={"format": "pt"})
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    """save_file through :func:`kronos_quant.io_utils.atomic_write`: a crash never leaves half a file."""
+    atomic_write(path, lambda temporary: save_file(state, temporary, metadata={"format": "pt"}))
 
 
 class PretrainedMixin:
@@ -145,9 +138,7 @@ class PretrainedMixin:
         folder.mkdir(parents=True, exist_ok=True)
         state = {key: value.detach().contiguous().cpu() for key, value in self.state_dict().items()}
         atomic_save_file(state, folder / WEIGHTS_NAME)
-        config_tmp = folder / f".{CONFIG_NAME}.tmp"
-        self.config.save_json(config_tmp)
-        os.replace(config_tmp, folder / CONFIG_NAME)
+        atomic_write(folder / CONFIG_NAME, self.config.save_json)
         return folder
 
     @classmethod

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from kronos_quant.io_utils import atomic_write
+
 logger = logging.getLogger(__name__)
 
 RESUME_NAME = "resume.pt"
@@ -84,17 +86,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_resume_state(path: str | Path, state: dict[str, Any]) -> Path:
     """torch.save ``state`` to a temp file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
+    return atomic_write(path, lambda temporary: torch.save(state, temporary))
 
 
 def load_resume_state(path: str | Path) -> dict[str, Any]:

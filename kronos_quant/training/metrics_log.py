@@ -8,9 +8,10 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
 import sys
 from pathlib import Path
+
+from kronos_quant.io_utils import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +75,12 @@ class MetricsLogger:
         kept = [rows[0]] + [row for row in rows[1:] if int(row[0]) <= step]
         if len(kept) == len(rows):
             return
-        partial = self.csv_path.with_suffix(".csv.tmp")
-        with open(partial, "w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows(kept)
-        os.replace(partial, self.csv_path)
+        atomic_write(self.csv_path, lambda temporary: _write_rows(temporary, kept))
+
+
+def _write_rows(path: str, rows: list[list[str]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
 
 
 def read_metrics_csv(path: str | Path) -> dict[str, list[tuple[int, float]]]:
