@@ -12,7 +12,7 @@ from kronos_quant.inference.batching import forecast_normalized
 from kronos_quant.inference.forecast_result import ForecastResult
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms, keyed_uniforms
-from kronos_quant.inference.series_input import prepare_series
+from kronos_quant.inference.series_input import prepare_many
 from kronos_quant.model.kronos import Kronos
 from kronos_quant.model.tokenizer import KronosTokenizer
 from kronos_quant.normalization import NORM_EPS
@@ -90,8 +90,8 @@ class KronosPredictor:
             raise ValueError(f"pred_len must be >= 1, got {pred_len}")
         config = self._config(int(pred_len), SamplingConfig(temperature=T, top_k=top_k, top_p=top_p),
                               int(sample_count))
-        prepared = [prepare_series(df, xt, yt, config.pred_len, clip=self.clip)
-                    for df, xt, yt in zip(df_list, x_timestamp_list, y_timestamp_list)]
+        prepared = prepare_many(df_list, x_timestamp_list, y_timestamp_list, config.pred_len, clip=self.clip,
+                                series_keys=series_keys)
         uniforms = self._uniforms(len(prepared), config, seed, generator, series_keys)
         normalized = forecast_normalized(self.tokenizer, self.model, [p.series for p in prepared], config, uniforms,
                                          device=self.device, memory_budget_gb=self.memory_budget_gb,

@@ -12,6 +12,7 @@ forecast whatever the universe or the segment it is scored in.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Hashable, Sequence
 
@@ -28,8 +29,9 @@ class SamplingConfig:
     top_p: float = 1.0  # nucleus: keep the smallest set with cumulative probability >= top_p
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise ValueError(f"temperature T must be > 0, got {self.temperature}; use top_k=1 for greedy decoding")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature T must be a finite number > 0, got {self.temperature}; "
+                             "use top_k=1 for greedy decoding")
         if self.top_k < 0:
             raise ValueError(f"top_k must be >= 0 (0 disables it), got {self.top_k}")
         if not 0 < self.top_p <= 1:

@@ -10,6 +10,7 @@ from kronos_quant.inference.batching import NormalizedSeries
 from kronos_quant.normalization import (FEATURE_COLUMNS, PRICE_COLUMNS, WindowScale, fill_volume_amount,
                                         fit_scale, normalize)
 from kronos_quant.time_features import time_features
+from kronos_quant.validation import MIN_LOOKBACK, BarValidationError, check_bar_frame, raise_for_issues
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ def _timestamps(values, name: str) -> pd.DatetimeIndex:
 
 
 def _bars(df: pd.DataFrame) -> np.ndarray:
+    """(T, 6) float64 bars after the shared finance checks (kronos_quant.validation) and Kronos' fallbacks."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame with columns {list(FEATURE_COLUMNS)}, "
                         f"got {type(df).__name__}")
@@ -52,23 +54,13 @@ def _bars(df: pd.DataFrame) -> np.ndarray:
     if missing:
         raise ValueError(f"df lacks price columns {missing}; it needs open, high, low, close "
                          "(volume and amount are optional)")
+    raise_for_issues(check_bar_frame(df, allow_missing=False, min_bars=MIN_LOOKBACK), source="df")
     has_volume, has_amount = "volume" in df.columns, "amount" in df.columns
     raw = np.zeros((len(df), len(FEATURE_COLUMNS)))
     for j, column in enumerate(FEATURE_COLUMNS):
         if column in df.columns:
-            try:
-                raw[:, j] = df[column].to_numpy(dtype=np.float64)
-            except (TypeError, ValueError):
-                raise TypeError(f"column {column!r} must be numeric") from None
-    bars = fill_volume_amount(raw, has_volume=has_volume, has_amount=has_amount)
-    bad = ~np.isfinite(bars)
-    if bad.any():
-        columns = [FEATURE_COLUMNS[j] for j in np.flatnonzero(bad.any(axis=0))]
-        raise ValueError(f"df has {int(bad.sum())} NaN/inf values in {columns}; Kronos cannot take gaps: "
-                         "drop or fill those bars (e.g. suspended days) before predicting")
-    if (bars[:, :4] < 0).any():
-        raise ValueError("df has negative prices; Kronos expects raw or adjusted prices >= 0")
-    return bars
+            raw[:, j] = df[column].to_numpy(dtype=np.float64)
+    return fill_volume_amount(raw, has_volume=has_volume, has_amount=has_amount)
 
 
 def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *, clip: float) -> PreparedSeries:
@@ -89,6 +81,9 @@ def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *,
     if (x_index.tz is None) != (y_index.tz is None):
         raise ValueError(f"x_timestamp is {_zone(x_index)} but y_timestamp is {_zone(y_index)}; "
                          "give both a time zone or neither")
+    if x_index.tz is not None and str(x_index.tz) != str(y_index.tz):
+        raise ValueError(f"x_timestamp is {_zone(x_index)} but y_timestamp is {_zone(y_index)}; time features "
+                         f"use the local clock, so convert one: y_timestamp.dt.tz_convert('{x_index.tz}')")
     if y_index[0] <= x_index[-1]:
         raise ValueError(f"y_timestamp starts at {y_index[0]}, not after the last bar {x_index[-1]}")
     scale = fit_scale(bars)
@@ -99,3 +94,19 @@ def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *,
 
 def _zone(index: pd.DatetimeIndex) -> str:
     return f"in time zone {index.tz}" if index.tz is not None else "time-zone naive"
+
+
+def prepare_many(df_list, x_timestamp_list, y_timestamp_list, pred_len: int, *, clip: float,
+                 series_keys=None) -> list[PreparedSeries]:
+    """:func:`prepare_series` for each series; an error names the failing series (position and key)."""
+    prepared = []
+    for position, (df, x_timestamp, y_timestamp) in enumerate(zip(df_list, x_timestamp_list, y_timestamp_list)):
+        try:
+            prepared.append(prepare_series(df, x_timestamp, y_timestamp, pred_len, clip=clip))
+        except (TypeError, ValueError) as err:
+            key = f" (key {series_keys[position]!r})" if series_keys is not None and position < len(series_keys) else ""
+            name = f"series {position}{key} of {len(df_list)}" if len(df_list) > 1 else "the series"
+            if isinstance(err, BarValidationError):
+                raise BarValidationError(f"{name}: {err}", err.issues) from None
+            raise (TypeError if isinstance(err, TypeError) else ValueError)(f"{name}: {err}") from None
+    return prepared
