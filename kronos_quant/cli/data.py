@@ -26,7 +26,7 @@ def _import_csv(args: argparse.Namespace) -> int:
     from kronos_quant.data.csv_import import import_csv_dir
 
     path = import_csv_dir(args.src_dir, args.out, universe_file=args.universe_file,
-                          universe_name=args.universe_name, freq=args.freq)
+                          universe_name=args.universe_name, freq=args.freq, date_format=args.date_format)
     print(f"Qlib provider written to {path}")
     return 0
 
@@ -58,6 +58,8 @@ def register(subparsers) -> None:
     importer.add_argument("--universe-file", default=None, help="CSV of spans: instrument,start,end")
     importer.add_argument("--universe-name", default="csi300")
     importer.add_argument("--freq", default="day", choices=["day"])
+    importer.add_argument("--date-format", default=None,
+                          help="strftime format of non-ISO dates, e.g. '%%d/%%m/%%Y' (default: ISO 8601 only)")
     importer.set_defaults(func=_import_csv)
 
     check = commands.add_parser("check", help="report problems in a Qlib provider directory")

@@ -18,6 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from kronos_quant.data import qlib_bin
+from kronos_quant.data.dates import parse_dates
+from kronos_quant.data.instrument_codes import codes_from_paths
+from kronos_quant.validation import check_bar_frame, raise_for_issues
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +36,11 @@ def _date_column(columns: list[str], path: Path) -> str:
     raise ValueError(f"{path.name}: no date column; name one of {DATE_COLUMNS} (columns found: {columns})")
 
 
-def read_instrument_csv(path: str | Path) -> pd.DataFrame:
-    """Read and validate one instrument's CSV.
+def read_instrument_csv(path: str | Path, *, date_format: str | None = None) -> pd.DataFrame:
+    """Read and validate one instrument's CSV (bars checked by :mod:`kronos_quant.validation`).
+
+    Dates are ISO 8601 unless ``date_format`` (a strftime format such as ``"%d/%m/%Y"``) is given:
+    day-first and month-first dates are never guessed.
 
     Returns:
         DataFrame indexed by sorted unique dates with the required columns, any optional ones
@@ -50,10 +56,8 @@ def read_instrument_csv(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"{path.name}: missing columns {missing}; required: {REQUIRED_COLUMNS}")
     if frame.empty:
         raise ValueError(f"{path.name}: no rows")
-    dates = pd.to_datetime(frame[date_column], errors="coerce", format="mixed")
-    if dates.isna().any():
-        bad = frame.loc[dates.isna(), date_column].head(3).tolist()
-        raise ValueError(f"{path.name}: unparsable dates {bad}; use YYYY-MM-DD")
+    dates = pd.Series(parse_dates(frame[date_column], source=f"{path.name}: unparsable dates in column "
+                                  f"{date_column!r}", date_format=date_format))
     if (dates != dates.dt.normalize()).any():
         raise ValueError(f"{path.name}: dates carry times of day; only freq='day' is supported for now")
     if dates.duplicated().any():
@@ -68,6 +72,7 @@ def read_instrument_csv(path: str | Path) -> pd.DataFrame:
                          f"{frame.loc[bad_cells[column], column].iloc[0]!r}")
     values.index = pd.DatetimeIndex(dates, name="datetime")
     values = values.sort_index()
+    raise_for_issues(check_bar_frame(values, allow_missing=True), source=path.name)
     return _fill_factor_and_change(values, path.name)
 
 
@@ -94,10 +99,7 @@ def read_spans_file(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path.name}: spans file needs columns instrument,start,end; missing {sorted(missing)}")
     for column in ("start", "end"):
-        parsed = pd.to_datetime(spans[column], errors="coerce")
-        if parsed.isna().any():
-            raise ValueError(f"{path.name}: unparsable {column} dates {spans.loc[parsed.isna(), column].head(3).tolist()}")
-        spans[column] = parsed
+        spans[column] = parse_dates(spans[column], source=f"{path.name}: unparsable {column} dates")
     if (spans["end"] < spans["start"]).any():
         raise ValueError(f"{path.name}: some spans end before they start")
     spans["instrument"] = spans["instrument"].astype(str).str.upper()
@@ -105,7 +107,8 @@ def read_spans_file(path: str | Path) -> pd.DataFrame:
 
 
 def import_csv_dir(src_dir: str | Path, out_dir: str | Path, *, universe_file: str | Path | None = None,
-                   universe_name: str = "csi300", freq: str = "day", future_days: int = 30) -> Path:
+                   universe_name: str = "csi300", freq: str = "day", future_days: int = 30,
+                   date_format: str | None = None) -> Path:
     """Convert a directory of per-instrument CSVs into a Qlib provider at ``out_dir``."""
     if freq != "day":
         raise ValueError(f"only freq='day' is supported for now, got {freq!r}")
@@ -115,7 +118,8 @@ def import_csv_dir(src_dir: str | Path, out_dir: str | Path, *, universe_file: s
     paths = sorted(src_dir.glob("*.csv"))
     if not paths:
         raise ValueError(f"no <INSTRUMENT>.csv files in {src_dir}")
-    frames = {path.stem.upper(): read_instrument_csv(path) for path in paths}
+    frames = {code: read_instrument_csv(path, date_format=date_format)
+              for code, path in codes_from_paths(paths).items()}
     no_factor = [name for name, frame in frames.items() if frame.attrs.get("factor_filled")]
     if no_factor:
         logger.warning("%d instruments have no factor column; using factor = 1 (prices taken as adjusted)",
