@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kronos_quant.testing import find_shared_dir
+from kronos_test_helpers import find_shared_dir
 
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -79,14 +79,8 @@ def init_qlib():
     """
 
     def _init(provider) -> None:
-        import qlib
-        from qlib.config import C
+        from kronos_quant.qlib_ext.qlib_setup import init_qlib
 
-        uri = str(Path(provider).resolve())
-        current = C.get("provider_uri") if C.registered else None
-        current = current.get("__DEFAULT_FREQ") if isinstance(current, dict) else current
-        if current is not None and str(current) == uri:
-            return
-        qlib.init(provider_uri=uri, region="cn", kernels=1, expression_cache=None, dataset_cache=None)
+        init_qlib(provider_uri=provider, reuse=True)
 
     return _init

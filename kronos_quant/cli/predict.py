@@ -55,16 +55,15 @@ def _load_model(task: dict, model_pickle: str | None):
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    import qlib
     from qlib.utils import init_instance_by_config
 
     from kronos_quant.qlib_ext.distributed import distributed_predict
+    from kronos_quant.qlib_ext.qlib_setup import init_qlib
     from kronos_quant.qlib_ext.workflow import load_workflow_config
     from kronos_quant.training.ddp import init_distributed, shutdown_distributed
 
     config = load_workflow_config(args.workflow_config, provider_dir=args.provider_dir)
-    init_kwargs = {key: value for key, value in config["qlib_init"].items() if key != "exp_manager"}
-    qlib.init(**init_kwargs)
+    init_qlib(config["qlib_init"])  # with its tracking store: a params.pkl may name its recorder's checkpoints
     model = _load_model(config["task"], args.model_pickle)
     if args.device is not None:
         model.runtime = dataclasses.replace(model.runtime, device=args.device)

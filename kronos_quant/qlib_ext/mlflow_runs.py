@@ -7,7 +7,6 @@ present, and ``pred_raw.pkl`` (``NeutralizeSignalRecord``) adds a ``<name>_raw``
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from kronos_quant.qlib_ext.records import RAW_PRED, try_load, load_signal_result
@@ -30,19 +29,9 @@ def normalize_uri(uri: str | None) -> str:
 
 def ensure_qlib(uri: str) -> None:
     """``qlib.init`` with an MLflow experiment manager at ``uri`` unless qlib is already initialised."""
-    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import qlib
-    from qlib.config import C
+    from kronos_quant.qlib_ext.qlib_setup import init_qlib
 
-    if C.registered:
-        return
-    exp_manager = {
-        "class": "MLflowExpManager",
-        "module_path": "qlib.workflow.expm",
-        "kwargs": {"uri": uri, "default_exp_name": "Experiment"},
-    }
-    qlib.init(exp_manager=exp_manager, kernels=1)
+    init_qlib(tracking_uri=uri, reuse=True)
 
 
 QRUN_DEFAULT_RECORDER_NAME = "mlflow_recorder"

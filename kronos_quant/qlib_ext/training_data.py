@@ -31,19 +31,10 @@ def windows_to_arrays(windows: KronosWindows, clip: float = 5.0) -> WindowArrays
 
 
 def init_qlib_provider(provider_uri: str | Path) -> None:
-    """qlib.init on ``provider_uri`` (region cn, no caches) unless qlib already points there."""
-    import qlib
-    from qlib.config import C
+    """qlib on ``provider_uri`` (region cn, no caches) unless qlib already points there."""
+    from kronos_quant.qlib_ext.qlib_setup import init_qlib
 
-    uri = Path(provider_uri).expanduser().resolve()
-    if not (uri / "calendars" / "day.txt").is_file():
-        raise ValueError(f"{uri} is not a Qlib data dir (no calendars/day.txt); set data.provider_uri to one, "
-                         "e.g. ../shared/data/qlib_cn_csi300 or the output of `kronos-quant data synth`")
-    current = C.get("provider_uri") if C.registered else None
-    current = current.get("__DEFAULT_FREQ") if isinstance(current, dict) else current
-    if current is not None and Path(str(current)).resolve() == uri:
-        return
-    qlib.init(provider_uri=str(uri), region="cn", kernels=1, expression_cache=None, dataset_cache=None)
+    init_qlib(provider_uri=provider_uri, reuse=True)
 
 
 def build_window_arrays(data: DataConfig) -> tuple[WindowArrays, WindowArrays]:
@@ -65,11 +56,3 @@ def build_window_arrays(data: DataConfig) -> tuple[WindowArrays, WindowArrays]:
         logger.info("%s: %d windows of %d bars", segment, len(windows), arrays[-1].length)
     return arrays[0], arrays[1]
 
-
-def load_training_data(data: DataConfig) -> tuple[WindowArrays, WindowArrays]:
-    """(train, valid) from a Qlib provider or a saved ``arrays_file`` (whichever ``data`` names)."""
-    if data.arrays_file is not None:
-        from kronos_quant.training.datasets import load_window_arrays
-
-        return load_window_arrays(data.arrays_file)
-    return build_window_arrays(data)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -43,20 +42,14 @@ def load_workflow_config(path: str | Path, *, provider_dir: str | Path | None = 
 
 
 def init_qlib_from_config(config: dict, config_path: str | Path, *, uri_folder: str = "mlruns") -> None:
-    """``qlib.init`` exactly as qrun does it (sys paths, default file store when no exp_manager)."""
-    import qlib
+    """``qlib.init`` as qrun does it (sys paths; Qlib's file store under ``uri_folder`` when no exp_manager)."""
     from qlib.cli.run import sys_config
-    from qlib.config import C
 
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from kronos_quant.qlib_ext.qlib_setup import init_qlib
+
     sys_config(config, str(config_path))
-    init_kwargs = dict(config["qlib_init"])
-    if "exp_manager" not in init_kwargs:
-        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        exp_manager = C["exp_manager"]
-        exp_manager["kwargs"]["uri"] = "file:" + str(Path.cwd().resolve() / uri_folder)
-        init_kwargs["exp_manager"] = exp_manager
-    qlib.init(**init_kwargs)
+    has_store = "exp_manager" in config["qlib_init"]
+    init_qlib(config["qlib_init"], tracking_uri=None if has_store else "file:" + str(Path.cwd().resolve() / uri_folder))
 
 
 def run_workflow(path: str | Path, *, experiment_name: str | None = None, provider_dir: str | Path | None = None):
