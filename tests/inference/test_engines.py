@@ -6,7 +6,7 @@ from kronos_quant import Kronos, KronosTokenizer
 from kronos_quant.inference.generation import generate_paths, generate_tokens
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
-from kronos_quant.testing import tiny_predictor_config, tiny_tokenizer_config
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 
 @pytest.fixture(scope="module")

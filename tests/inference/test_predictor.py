@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from kronos_quant import Kronos, KronosPredictor, KronosTokenizer
-from kronos_quant.testing import tiny_predictor_config, tiny_tokenizer_config
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from safetensors.torch import load_file, save_file
 
 from kronos_quant import CheckpointError, Kronos, KronosTokenizer
 from kronos_quant.model.checkpoint import sha256_of
-from kronos_quant.testing import tiny_predictor_config, tiny_tokenizer_config
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 
 @pytest.fixture()

@@ -23,7 +23,7 @@ def tiny_checkpoints(tmp_path_factory) -> tuple[Path, Path]:
     import torch
 
     from kronos_quant.model import Kronos, KronosTokenizer
-    from kronos_quant.testing import tiny_predictor_config, tiny_tokenizer_config
+    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     root = tmp_path_factory.mktemp("kronos_ckpt")
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Helpers for tests and examples: tiny configs and the location of the optional ../shared material."""
+"""Helpers for the tests (not part of the package): tiny configs and the location of the optional ../shared material."""
 from __future__ import annotations
 
 import os
