@@ -33,6 +33,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from kronos_quant.research.exposures import industry_dummies
 from kronos_quant.research.ic_analysis import as_panel_series, check_panel_index
 
 logger = logging.getLogger(__name__)
@@ -62,11 +63,27 @@ def winsorize(signal: pd.Series, method: str = "mad", limit: float | None = None
     return signal.clip(by_date.transform(lambda s: s.quantile(limit)), by_date.transform(lambda s: s.quantile(1 - limit)))
 
 
-def zscore(signal: pd.Series) -> pd.Series:
-    """Per-date ``(x - mean) / std`` (``ddof=1``); a constant cross-section becomes all 0."""
-    by_date = signal.groupby(level="datetime")
-    centred = signal - by_date.transform("mean")
-    std = by_date.transform("std")
+def zscore(signal: pd.Series, weights: pd.Series | None = None) -> pd.Series:
+    """Per-date ``(x - mean) / std``; a constant cross-section becomes all 0.
+
+    Without ``weights``: plain mean and ``ddof=1`` std. With ``weights`` (a Series on the signal's
+    index, e.g. the WLS regression weights): weighted mean ``sum(w x) / sum(w)`` and weighted
+    population std ``sqrt(sum(w (x - mean)^2) / sum(w))``, so a residual orthogonal to the intercept
+    in the weighted inner product (``sum(w e) = 0``) stays orthogonal. Rows with a NaN or
+    non-positive weight get NaN.
+    """
+    if weights is None:
+        by_date = signal.groupby(level="datetime")
+        centred = signal - by_date.transform("mean")
+        std = by_date.transform("std")
+        return centred / std.where(std > 0, 1.0)
+    weights = weights.reindex(signal.index).astype(float)
+    weights = weights.where((weights > 0) & signal.notna())
+    values = signal.where(weights.notna())
+    total = weights.groupby(level="datetime").transform("sum")
+    mean = (weights * values).groupby(level="datetime").transform("sum") / total
+    centred = values - mean
+    std = np.sqrt((weights * centred**2).groupby(level="datetime").transform("sum") / total)
     return centred / std.where(std > 0, 1.0)
 
 
@@ -146,7 +163,9 @@ def neutralize(
     ``signal``: Series ``(datetime, instrument)``; ``exposures``: DataFrame on the same index.
     ``industry_col`` names a categorical column stored as codes (e.g. Qlib's float ``$industry``);
     ``weight_col`` names a market-cap column for WLS with weights ``sqrt(market cap)``.
-    Returns a float Series on the signal's index named ``"score"``.
+    Returns a float Series on the signal's index named ``"score"``. With ``weight_col`` the final
+    z-score (``zscore_after``) uses the regression's own weights (see :func:`zscore`), so the
+    output still satisfies ``X' W e = 0``.
     """
     signal = as_panel_series(signal, "signal")
     if not isinstance(exposures, pd.DataFrame):
@@ -162,6 +181,7 @@ def neutralize(
         y = zscore(y)
     frame = exposures.reindex(signal.index).assign(__y=y)
     output = pd.Series(np.nan, index=signal.index, name="score")
+    regression_weights = None if weight_col is None else pd.Series(np.nan, index=signal.index)
     too_small = 0
     for _, date_frame in frame.groupby(level="datetime"):
         rows = _prepare_date(date_frame, numeric, categorical, weight_col, nan_exposure)
@@ -169,19 +189,38 @@ def neutralize(
         if len(rows) < design.shape[1] + 1:
             too_small += 1
             continue
-        weights = None if weight_col is None else np.sqrt(rows[weight_col].to_numpy(dtype=float))
+        weights = None if weight_col is None else wls_weights(rows[weight_col]).to_numpy()
         output.loc[rows.index] = _residual(rows["__y"].to_numpy(dtype=float), design, weights)
+        if weights is not None:
+            regression_weights.loc[rows.index] = weights
     if too_small:
         logger.warning("neutralize: %d date(s) had fewer rows than regressors + 2 and were set to NaN", too_small)
-    return zscore(output) if zscore_after else output
+    return zscore(output, regression_weights) if zscore_after else output
 
 
-def _date_slope_corr(y: pd.Series, x: pd.Series) -> tuple[float, float]:
-    """Univariate OLS slope cov(y, x) / var(x) and Pearson correlation on one date."""
-    both = pd.DataFrame({"y": y, "x": x}).dropna()
-    if len(both) < 3 or both["x"].var() == 0:
+def wls_weights(market_cap: pd.Series) -> pd.Series:
+    """The WLS regression weights ``sqrt(market cap)``; a non-positive or NaN cap gives NaN."""
+    cap = market_cap.astype(float)
+    return np.sqrt(cap.where(cap > 0))
+
+
+def _date_slope_corr(y: pd.Series, x: pd.Series, w: pd.Series | None) -> tuple[float, float]:
+    """Univariate slope ``cov(y, x) / var(x)`` and correlation on one date, weighted by ``w`` if given.
+
+    Weighted moments use ``sum(w .) / sum(w)`` throughout, so a WLS residual (``X' W e = 0``) has an
+    exact zero weighted slope and correlation on every regressor.
+    """
+    both = pd.DataFrame({"y": y, "x": x, "w": 1.0 if w is None else w}).dropna()
+    both = both[both["w"] > 0]
+    if len(both) < 3:
         return np.nan, np.nan
-    return both["y"].cov(both["x"]) / both["x"].var(), both["y"].corr(both["x"])
+    weight = both["w"] / both["w"].sum()
+    dx = both["x"] - (weight * both["x"]).sum()
+    dy = both["y"] - (weight * both["y"]).sum()
+    var_x, var_y, cov = (weight * dx * dx).sum(), (weight * dy * dy).sum(), (weight * dx * dy).sum()
+    if var_x <= 0:
+        return np.nan, np.nan
+    return cov / var_x, cov / np.sqrt(var_x * var_y) if var_y > 0 else 0.0
 
 
 def exposure_report(
@@ -197,22 +236,25 @@ def exposure_report(
     Rows: numeric exposures and one ``<industry_col>=<code>`` dummy per industry. Columns:
     ``corr_before, corr_after, beta_before, beta_after``. ``neutralized`` defaults to
     ``neutralize(signal, exposures, industry_col=..., weight_col=...)``. "Before" uses the raw signal.
+    With ``weight_col`` both are the regression's weighted moments (weights ``sqrt(market cap)``),
+    the inner product the WLS residual is orthogonal in; "after" is then 0 up to rounding.
     """
     signal = as_panel_series(signal, "signal")
     numeric, categorical = _split_columns(exposures, industry_col, weight_col)
     if neutralized is None:
         neutralized = neutralize(signal, exposures, industry_col=industry_col, weight_col=weight_col)
-    columns = exposures.reindex(signal.index)[numeric].astype(float)
+    aligned = exposures.reindex(signal.index)
+    columns = aligned[numeric].astype(float)
     for column in categorical:
-        codes = exposures.reindex(signal.index)[column]
-        dummies = pd.get_dummies(codes.astype(str).where(codes.notna()), prefix=column, prefix_sep="=", dtype=float)
-        columns = columns.join(dummies.where(codes.notna(), axis=0))
+        columns = columns.join(industry_dummies(aligned[column], prefix=column))
+    weights = None if weight_col is None else wls_weights(aligned[weight_col])
     rows = {}
     for column in columns.columns:
         stats = {"before": [], "after": []}
-        for date, chunk in columns[column].groupby(level="datetime"):
-            stats["before"].append(_date_slope_corr(signal.loc[chunk.index], chunk))
-            stats["after"].append(_date_slope_corr(neutralized.loc[chunk.index], chunk))
+        for _, chunk in columns[column].groupby(level="datetime"):
+            w = None if weights is None else weights.loc[chunk.index]
+            stats["before"].append(_date_slope_corr(signal.loc[chunk.index], chunk, w))
+            stats["after"].append(_date_slope_corr(neutralized.loc[chunk.index], chunk, w))
         before = pd.DataFrame(stats["before"]).mean().to_numpy()  # NaN-skipping mean over dates
         after = pd.DataFrame(stats["after"]).mean().to_numpy()
         rows[column] = {"corr_before": before[1], "corr_after": after[1], "beta_before": before[0], "beta_after": after[0]}

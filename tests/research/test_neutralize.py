@@ -34,11 +34,13 @@ def _design(exposures: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([exposures[["beta", "size"]], dummies], axis=1)
 
 
+@pytest.mark.parametrize("zscore_after", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_residual_orthogonal_to_every_exposure(weighted):
+def test_residual_orthogonal_to_every_exposure(weighted, zscore_after):
+    """X' W e = 0 holds for the final output, after the z-score post-processing step too."""
     signal, exposures = _panel()
     weight_col = "mktcap" if weighted else None
-    kwargs = dict(industry_col="industry", weight_col=weight_col, zscore_after=False, winsorize_method=None)
+    kwargs = dict(industry_col="industry", weight_col=weight_col, zscore_after=zscore_after)
     residual = nz.neutralize(signal, exposures, **kwargs)
     design = _design(exposures)
     for date, chunk in residual.groupby(level="datetime"):
@@ -147,3 +149,33 @@ def test_exposure_report_before_after():
     assert report.loc["beta", "corr_before"] > 0.5
     assert report["corr_after"].abs().max() < 1e-8 and report["beta_after"].abs().max() < 1e-8
     assert "industry=1.0" in report.index
+
+
+def test_weighted_zscore_uses_the_regression_weights():
+    signal, exposures = _panel(3)
+    out = nz.neutralize(signal, exposures, industry_col="industry", weight_col="mktcap")
+    weights = np.sqrt(exposures["mktcap"])
+    for date, chunk in out.groupby(level="datetime"):
+        w = weights.loc[chunk.index].to_numpy()
+        mean = np.sum(w * chunk.to_numpy()) / w.sum()
+        assert mean == pytest.approx(0.0, abs=1e-12)
+        assert np.sum(w * (chunk.to_numpy() - mean) ** 2) / w.sum() == pytest.approx(1.0, rel=1e-12)
+
+
+def test_exposure_report_judges_wls_with_its_weights():
+    signal, exposures = _panel(4)
+    signal = signal + 3.0 * exposures["beta"]
+    neutral = nz.neutralize(signal, exposures, industry_col="industry", weight_col="mktcap")
+    weighted = nz.exposure_report(signal, exposures, neutralized=neutral, industry_col="industry", weight_col="mktcap")
+    plain = nz.exposure_report(signal, exposures.drop(columns="mktcap"), neutralized=neutral, industry_col="industry")
+    assert weighted[["corr_after", "beta_after"]].abs().max().max() < 1e-10
+    assert plain["corr_after"].abs().max() > 1e-3  # unweighted moments misjudge the WLS output
+    assert weighted.loc["beta", "corr_before"] > 0.5
+
+
+def test_zscore_weighted_bad_weights_give_nan():
+    index = pd.MultiIndex.from_product([[pd.Timestamp("2021-01-04")], list("ABCD")], names=["datetime", "instrument"])
+    values = pd.Series([1.0, 2.0, 3.0, 4.0], index=index)
+    out = nz.zscore(values, pd.Series([1.0, 1.0, 0.0, np.nan], index=index))
+    assert np.isnan(out.iloc[2]) and np.isnan(out.iloc[3])
+    np.testing.assert_allclose(out.iloc[:2], [-1.0, 1.0])
