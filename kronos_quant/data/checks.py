@@ -13,11 +13,14 @@ import numpy as np
 import pandas as pd
 
 from kronos_quant.data import qlib_bin
+from kronos_quant.data.instrument_codes import check_instrument_code
+from kronos_quant.validation import check_bar_panels
 
 logger = logging.getLogger(__name__)
 
 SEVERITIES = ("fatal", "warning", "info")
 PRICE_FIELDS = ("open", "high", "low", "close")
+UNREADABLE = ("corrupt_feature_file", "data_beyond_calendar", "invalid_instrument_dir")  # value checks would crash
 MAX_CALENDAR_GAP_DAYS = 14  # longer gaps between trading days are holes, not holidays
 
 
@@ -89,22 +92,53 @@ def _check_calendar(calendar: pd.DatetimeIndex, out: list) -> None:
 
 
 def _feature_inventory(path: Path, n_days: int, out: list) -> tuple[list[str], dict[str, int]]:
-    """Instrument folders and how many have each field; flags data beyond the calendar."""
-    instruments, counts, beyond = [], {}, []
+    """Instrument folders and how many have each field; flags unsafe names, corrupt files, data beyond the calendar."""
+    instruments, counts, beyond, corrupt, bad_names = [], {}, [], [], []
     for folder in sorted(p for p in (path / "features").iterdir() if p.is_dir()):
+        try:
+            check_instrument_code(folder.name, source=str(folder))
+        except ValueError:
+            bad_names.append(folder.name)
+            continue
         instruments.append(folder.name)
         for file in folder.glob("*.day.bin"):
             name = file.name[: -len(".day.bin")]
+            try:
+                start, values = qlib_bin.read_feature_file(file)
+            except ValueError as err:
+                corrupt.append(str(err))
+                continue
             counts[name] = counts.get(name, 0) + 1
-            if name == "close":
-                start = int(np.fromfile(file, dtype="<f4", count=1)[0]) if file.stat().st_size else 0
-                if start + file.stat().st_size // 4 - 1 > n_days:
-                    beyond.append(folder.name)
+            if start + len(values) > n_days:
+                beyond.append(folder.name)
+    if bad_names:
+        out.append(Finding("fatal", "invalid_instrument_dir", f"feature folders {bad_names[:3]} are not instrument "
+                           "codes", "rename them to codes such as sh600000 (letters, digits, '.', '_', '-')"))
+    if corrupt:
+        out.append(Finding("fatal", "corrupt_feature_file", f"{len(corrupt)} feature files are corrupt, e.g. "
+                           f"{corrupt[0]}", "re-import or re-download those instruments"))
     if beyond:
         out.append(Finding("fatal", "data_beyond_calendar",
-                           f"{len(beyond)} instruments have data days not in the calendar (e.g. {beyond[:3]})",
+                           f"{len(set(beyond))} instruments have data days not in the calendar (e.g. {beyond[:3]})",
                            "rebuild calendars/day.txt as the union of all instruments' dates"))
     return instruments, counts
+
+
+def _check_instrument_files(path: Path, out: list) -> None:
+    """Every instruments/<universe>.txt parses: codes are valid and dates are dates."""
+    for file in sorted((path / "instruments").glob("*.txt")):
+        try:
+            spans = qlib_bin.read_instruments(path, file.stem)
+            for code in spans["instrument"]:
+                check_instrument_code(code, source=f"{file}")
+        except ValueError as err:
+            out.append(Finding("fatal", "invalid_instruments_file", str(err),
+                               "fix the line, or re-import the data (one INSTRUMENT<TAB>start<TAB>end per line)"))
+            continue
+        if (spans["end"] < spans["start"]).any():
+            row = int((spans["end"] < spans["start"]).to_numpy().nonzero()[0][0])
+            out.append(Finding("fatal", "invalid_instruments_file",
+                               f"{file} line {row + 1}: span ends before it starts", "swap start and end"))
 
 
 def _check_fields(counts: dict[str, int], n_instruments: int, out: list) -> None:
@@ -134,17 +168,12 @@ def _check_values(panels: dict[str, pd.DataFrame], out: list) -> None:
     for name in (n for n, f in fractions.items() if f > 0.5):
         out.append(Finding("warning", f"mostly_nan_{name}", f"${name} is NaN on {fractions[name]:.0%} of bars",
                            "check the vendor export of that field"))
-    if all(k in panels for k in PRICE_FIELDS):
-        o, h, l, c = (panels[k].to_numpy() for k in PRICE_FIELDS)
-        tol = 1e-6 * np.abs(c)
-        with np.errstate(invalid="ignore"):
-            bad = (h < np.maximum(o, c) - tol) | (l > np.minimum(o, c) + tol) | (l > h + tol)
-        n_bars = int(np.isfinite(c).sum())
-        if bad.sum():
-            out.append(Finding("warning", "ohlc_inconsistent",
-                               f"{int(bad.sum())} of {n_bars} bars ({bad.sum() / max(n_bars, 1):.3%}) have "
-                               "high < max(open, close) or low > min(open, close)",
-                               "usually vendor errors; clip high/low or drop those bars"))
+    bar_fields = {k: panels[k] for k in PRICE_FIELDS + ("volume", "amount") if k in panels}
+    n_bars = int(close.notna().sum().sum())
+    for issue in check_bar_panels(bar_fields):  # the rules the predictor and import-csv apply
+        out.append(Finding("fatal" if issue.severity == "error" else "warning", issue.rule,
+                           f"{issue.message().split('; fix: ')[0]} ({issue.count / max(n_bars, 1):.3%} of "
+                           f"{n_bars} bars)", issue.fix))
     if "volume" in panels:
         _check_zero_volume(panels["volume"], close, out)
     if "change" in panels:
@@ -184,6 +213,11 @@ def _check_last_bar(panels: dict[str, pd.DataFrame], out: list) -> None:
                            "drop the last date from calendars/day.txt or re-download it"))
 
 
+def report_is_ok(findings: list) -> bool:
+    """No fatal finding so far (value checks need readable files)."""
+    return not any(f.severity == "fatal" and f.code in UNREADABLE for f in findings)
+
+
 def check_provider(path: str | Path) -> CheckReport:
     """Check a Qlib provider directory (day frequency) and return every finding."""
     path = Path(path)
@@ -193,12 +227,17 @@ def check_provider(path: str | Path) -> CheckReport:
         return CheckReport(path, findings)
     if not _check_layout(path, findings):
         return CheckReport(path, findings)
-    calendar = qlib_bin.read_calendar(path)
+    try:
+        calendar = qlib_bin.read_calendar(path)
+    except ValueError as err:
+        findings.append(Finding("fatal", "calendar_not_dates", str(err), "fix that line or re-import the data"))
+        return CheckReport(path, findings)
     _check_calendar(calendar, findings)
+    _check_instrument_files(path, findings)
     instruments, counts = _feature_inventory(path, len(calendar), findings)
     _check_fields(counts, len(instruments), findings)
     names = [n for n in PRICE_FIELDS + ("volume", "amount", "factor", "change") if counts.get(n)]
-    if "close" in names and not calendar.has_duplicates:
+    if "close" in names and not calendar.has_duplicates and report_is_ok(findings):
         panels = {n: qlib_bin.read_field_panel(path, n, instruments, calendar) for n in names}
         _check_values(panels, findings)
     report = CheckReport(path, findings)

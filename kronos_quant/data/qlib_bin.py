@@ -21,6 +21,8 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from kronos_quant.data.instrument_codes import check_instrument_code
+
 logger = logging.getLogger(__name__)
 
 FREQ = "day"
@@ -35,7 +37,8 @@ def _check_freq(freq: str) -> None:
 def feature_path(provider_dir: str | Path, instrument: str, field: str, freq: str = FREQ) -> Path:
     """Path of one feature file; instrument folders are lowercase, as qlib looks them up."""
     _check_freq(freq)
-    return Path(provider_dir) / "features" / instrument.lower() / f"{field.lower()}.{freq}.bin"
+    code = check_instrument_code(instrument, source=f"{provider_dir} instrument")
+    return Path(provider_dir) / "features" / code.lower() / f"{field.lower()}.{freq}.bin"
 
 
 def write_calendar(provider_dir: str | Path, dates: Iterable, *, future: bool = False,
@@ -57,8 +60,15 @@ def read_calendar(provider_dir: str | Path, *, future: bool = False, freq: str =
     path = Path(provider_dir) / "calendars" / (f"{freq}_future.txt" if future else f"{freq}.txt")
     if not path.exists():
         raise FileNotFoundError(f"{path} not found; is {provider_dir} a Qlib provider directory?")
-    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    return pd.DatetimeIndex(pd.to_datetime(lines, format=DATE_FORMAT), name="datetime")
+    numbered = [(number, line.strip()) for number, line in enumerate(path.read_text().splitlines(), 1)
+                if line.strip()]
+    parsed = pd.to_datetime(pd.Series([line for _, line in numbered], dtype=object), format="ISO8601",
+                            errors="coerce")
+    if parsed.isna().any():
+        number, line = numbered[int(np.flatnonzero(parsed.isna())[0])]
+        raise ValueError(f"{path} line {number}: {line!r} is not a date (expected YYYY-MM-DD); fix or re-import the "
+                         "calendar")
+    return pd.DatetimeIndex(parsed, name="datetime")
 
 
 def write_instruments(provider_dir: str | Path, name: str, spans: pd.DataFrame) -> Path:
@@ -84,8 +94,13 @@ def read_instruments(provider_dir: str | Path, name: str) -> pd.DataFrame:
         available = sorted(p.stem for p in path.parent.glob("*.txt"))
         raise FileNotFoundError(f"{path} not found; available universes: {available}")
     frame = pd.read_csv(path, sep="\t", header=None, names=["instrument", "start", "end"], dtype=str)
-    frame["start"] = pd.to_datetime(frame["start"])
-    frame["end"] = pd.to_datetime(frame["end"])
+    for column in ("start", "end"):
+        parsed = pd.to_datetime(frame[column], format="ISO8601", errors="coerce")
+        if parsed.isna().any():
+            row = int(np.flatnonzero(parsed.isna())[0])
+            raise ValueError(f"{path} line {row + 1}: {column} date {frame[column].iloc[row]!r} is not a date "
+                             "(expected INSTRUMENT<TAB>YYYY-MM-DD<TAB>YYYY-MM-DD); fix or re-import it")
+        frame[column] = parsed
     return frame
 
 
@@ -111,11 +126,24 @@ def write_feature(provider_dir: str | Path, instrument: str, field: str, values:
 def read_feature(provider_dir: str | Path, instrument: str, field: str, *,
                  freq: str = FREQ) -> tuple[int, np.ndarray]:
     """Read one feature file: (start_index, float32 values (T,))."""
-    path = feature_path(provider_dir, instrument, field, freq)
+    return read_feature_file(feature_path(provider_dir, instrument, field, freq))
+
+
+def read_feature_file(path: Path) -> tuple[int, np.ndarray]:
+    """One ``.day.bin`` file: (start_index, float32 values (T,)); a corrupt file is a ValueError naming it."""
+    path = Path(path)
+    freq = path.name.split(".")[-2] if path.name.count(".") >= 2 else FREQ
+    size = path.stat().st_size
+    if size == 0 or size % 4:
+        problem = "is empty" if size == 0 else f"has {size} bytes, not a multiple of 4 (truncated?)"
+        raise ValueError(f"{path} {problem}; a .{freq}.bin file is float32 [start_index, values...]: re-import "
+                         "or re-download this instrument")
     raw = np.fromfile(path, dtype="<f4")
-    if raw.size == 0:
-        return 0, np.empty(0, dtype=np.float32)
-    return int(raw[0]), raw[1:].astype(np.float32)
+    start = float(raw[0])
+    if not np.isfinite(start) or start < 0 or start != int(start):
+        raise ValueError(f"{path}: start index {start} is not a calendar position (a whole number >= 0); the file "
+                         "is corrupt: re-import or re-download this instrument")
+    return int(start), raw[1:].astype(np.float32)
 
 
 def write_panel_features(provider_dir: str | Path, instrument: str, frame: pd.DataFrame,
@@ -195,6 +223,9 @@ def read_field_panel(provider_dir: str | Path, field: str, instruments: Iterable
         if not path.exists():
             continue
         start, values = read_feature(provider_dir, instrument, field)
+        if start >= len(full):
+            raise ValueError(f"{path}: start index {start} lies outside calendars/day.txt ({len(full)} days); "
+                             "rebuild the calendar or re-import this instrument")
         stop = min(start + len(values), len(full))
         out[start:stop, j] = values[: stop - start]
     out = out[rows]
