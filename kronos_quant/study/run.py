@@ -1,0 +1,158 @@
+"""Run a whole walk-forward study: signals -> aligned rows -> statistics -> backtests -> report.
+
+``run_study(config)`` initialises Qlib on the study's provider (MLflow tracking in a sqlite store under
+``output_dir``), builds every signal of ``config.signals`` (rolled ones through
+:mod:`kronos_quant.study.rolling`, resumable), scores them on the same rows and writes the report.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from kronos_quant.study import compare
+from kronos_quant.study.config import StudyConfig
+from kronos_quant.study.registry import get_signal
+
+logger = logging.getLogger(__name__)
+
+KRONOS = "kronos"
+
+
+@dataclass
+class StudyResult:
+    """Everything the report shows (frames indexed as documented in :mod:`kronos_quant.study.compare`)."""
+
+    config: StudyConfig
+    frame: pd.DataFrame  # aligned rows: signals + label
+    ics: dict  # name -> daily IC/RankIC
+    summary: pd.DataFrame  # rows = signals
+    by_year: pd.DataFrame
+    by_half: pd.DataFrame
+    horizons: pd.DataFrame | None  # Kronos IC by forecast horizon
+    incremental: pd.DataFrame | None  # daily IC of Kronos' residual
+    cost_line: pd.DataFrame | None
+    windows: dict = field(default_factory=dict)  # signal -> windows trained by this run
+    overlap_periods: tuple = ()  # periods whose test days fall inside the official pretraining range
+    wall_s: float = 0.0
+
+
+def init_qlib(config: StudyConfig) -> None:
+    """qlib.init on the provider with a sqlite MLflow store under ``output_dir``."""
+    import qlib
+
+    provider = Path(config.provider_uri).expanduser().resolve()
+    if not (provider / "calendars" / "day.txt").is_file():
+        raise ValueError(f"provider_uri {provider} is not a Qlib data dir (no calendars/day.txt); set provider_uri "
+                         "or KRONOS_PROVIDER_URI")
+    out = Path(config.output_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    qlib.init(provider_uri=str(provider), region="cn", kernels=1,
+              exp_manager={"class": "MLflowExpManager", "module_path": "qlib.workflow.expm",
+                           "kwargs": {"uri": f"sqlite:///{out / 'mlflow.db'}", "default_exp_name": config.name}})
+
+
+def check_span(config: StudyConfig) -> None:
+    """A ValueError unless the test span ends at least 2 trading days before the provider's last day."""
+    from qlib.data import D
+
+    calendar = pd.DatetimeIndex(D.calendar(freq="day"))
+    end = pd.Timestamp(config.windows.test_end)
+    if len(calendar) < 3 or end > calendar[-3]:
+        raise ValueError(f"windows.test_end {end:%Y-%m-%d} is too late: the label needs close[t+2], the provider "
+                         f"ends {calendar[-1]:%Y-%m-%d}; end the test by {calendar[-3]:%Y-%m-%d}")
+    if pd.Timestamp(config.windows.history_start) < calendar[0]:
+        logger.info("history_start is before the provider's first day %s", f"{calendar[0]:%Y-%m-%d}")
+
+
+def build_signals(config: StudyConfig) -> tuple[dict[str, pd.Series], dict[str, pd.Series], dict]:
+    """(signals, diagnostics, trained windows): every configured signal over the test span."""
+    from kronos_quant.study.factors import load_expressions, random_signal
+    from kronos_quant.study.rolling import run_rolled_signal
+
+    start, end = config.windows.test_start, config.windows.test_end
+    signals, diagnostics, trained = {}, {}, {}
+    specs = [get_signal(name) for name in config.signals]
+    expressions = {spec.name: spec.expression for spec in specs if spec.kind == "expression"}
+    factors = load_expressions(expressions, market=config.market, start=start, end=end)
+    for spec in specs:
+        if spec.kind == "rolled":
+            pred, trained[spec.name] = run_rolled_signal(config, spec)
+            signals[spec.name] = pred["score"]
+            for column in pred.columns.drop("score"):
+                diagnostics[f"{spec.name}_{column}"] = pred[column]
+        elif spec.kind == "expression":
+            signals[spec.name] = factors[spec.name]
+    if any(spec.kind == "random" for spec in specs):
+        index = pd.concat(signals.values(), axis=1, join="inner").index if signals else factors.index
+        for spec in specs:
+            if spec.kind == "random":
+                signals[spec.name] = random_signal(index, config.random_seed)
+    return signals, diagnostics, trained
+
+
+def pretraining_overlap(config: StudyConfig, periods) -> tuple:
+    """Periods (e.g. "2023") that start on or before the official pretraining cutoff, when official
+    weights are used; a warning is logged and raised as a UserWarning for them."""
+    if KRONOS not in config.signals or not config.kronos.official_weights():
+        return ()
+    cutoff = pd.Timestamp(config.pretrain_cutoff)
+    overlapping = tuple(p for p in periods if pd.Timestamp(str(p).replace("H2", "-07").replace("H1", "-01")) <= cutoff)
+    if overlapping:
+        message = (f"official Kronos weights were pretrained on data up to ~{cutoff:%Y-%m-%d}; test periods "
+                   f"{list(overlapping)} overlap it, so Kronos' numbers there may be in-sample (marked in the report)")
+        logger.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return overlapping
+
+
+def horizon_table(frame: pd.DataFrame, diagnostics: dict, horizons) -> pd.DataFrame | None:
+    """IC/RankIC (mean, HAC t) of Kronos' forecast at each horizon, on the aligned rows."""
+    names = [f"{KRONOS}_h{k}" for k in horizons if f"{KRONOS}_h{k}" in diagnostics]
+    if not names:
+        return None
+    extra = pd.DataFrame({name: diagnostics[name].reindex(frame.index) for name in names})
+    joined = pd.concat([frame[[KRONOS, "label"]], extra], axis=1)
+    table = compare.summary_table(compare.daily_ics(joined, [KRONOS, *names]))
+    table.index = ["label step t+1->t+2 (headline)"] + [f"cumulative t->t+{k}" for k in horizons
+                                                        if f"{KRONOS}_h{k}" in diagnostics]
+    return table
+
+
+def run_study(config: StudyConfig) -> StudyResult:
+    """The whole study; see the module docstring. Writes the report under ``output_dir/report``."""
+    from kronos_quant.study.backtest import cost_line, topk_report, topk_summary
+    from kronos_quant.study.factors import load_label
+    from kronos_quant.study.report import write_study_report
+
+    started = time.perf_counter()
+    init_qlib(config)
+    check_span(config)
+    signals, diagnostics, trained = build_signals(config)
+    label = load_label(market=config.market, start=config.windows.test_start, end=config.windows.test_end)
+    frame = compare.align_signals(signals, label)
+    names = list(signals)
+    ics = compare.daily_ics(frame, names)
+    summary = compare.summary_table(ics)
+    summary = summary.join(compare.long_short(frame, names, quantile=config.backtest.long_short_quantile))
+    incremental = None
+    if KRONOS in names and len(names) > 1:
+        controls = [n for n in names if n not in (KRONOS, "random")]
+        if controls:
+            incremental = compare.incremental_ic(frame, KRONOS, controls)
+    reports = {name: topk_report(frame[name], settings=config.backtest, benchmark=config.benchmark) for name in names}
+    topk = {name: topk_summary(report, settings=config.backtest) for name, report in reports.items()}
+    summary = summary.join(pd.DataFrame(topk).T)
+    by_year = compare.by_period(ics, freq="year")
+    result = StudyResult(config=config, frame=frame, ics=ics, summary=summary, by_year=by_year,
+                         by_half=compare.by_period(ics, freq="half"),
+                         horizons=horizon_table(frame, diagnostics, config.kronos.horizons),
+                         incremental=incremental, cost_line=cost_line(topk, config.backtest.cost_grid_bp),
+                         windows=trained, overlap_periods=pretraining_overlap(config, by_year.index))
+    result.wall_s = time.perf_counter() - started
+    write_study_report(result, Path(config.output_dir) / "report", portfolio=reports)
+    return result
