@@ -18,25 +18,25 @@ import logging
 import os
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from kronos_quant.io_utils import atomic_write
+from kronos_quant.io_utils import atomic_write, make_staging_dir
 
 logger = logging.getLogger(__name__)
 
 RESUME_NAME = "resume.pt"
+RESUME_KEYS = frozenset({"model", "optimizer", "scheduler", "rng", "state", "world_size", "config"})
 
 
 def save_model_dir(model, folder: str | Path) -> Path:
     """``model.save_pretrained`` into a temp folder, then swap it in for ``folder``."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
+    staging = make_staging_dir(folder.parent, prefix=f".{folder.name}.tmp-")
     try:
         model.save_pretrained(staging)
         aside = folder.parent / f".{folder.name}.old"
@@ -70,15 +70,23 @@ def recover_checkpoint_dirs(out_dir: str | Path) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """RNG states in types ``torch.load(weights_only=True)`` accepts (tuples, lists, ints, floats, tensors)."""
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": (str(name), torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss),
+                       float(cached_gaussian)),
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.int64).astype(np.uint32), position, has_gauss,
+                         cached_gaussian))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -90,9 +98,22 @@ def save_resume_state(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_resume_state(path: str | Path) -> dict[str, Any]:
-    """The dict written by :func:`save_resume_state` (on the CPU)."""
+    """The dict written by :func:`save_resume_state` (on the CPU).
+
+    Loaded with ``weights_only=True``: a resume.pt from a shared run folder can hold only tensors
+    and plain containers, never code. A corrupt or foreign file is a ValueError naming it.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no resume state at {path}; start without resume, or point out_dir at the run")
-    # weights_only=False: the state holds python/numpy RNG tuples; only load resume files you wrote
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError, ...
+        raise ValueError(f"{path} is corrupt or not a kronos-quant resume state ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''}); delete it (or the run folder) and "
+                         "train afresh, or set resume: false") from None
+    missing = sorted(RESUME_KEYS - set(state)) if isinstance(state, dict) else sorted(RESUME_KEYS)
+    if missing:
+        raise ValueError(f"{path} is not a kronos-quant resume state (missing {missing}); delete it (or the run "
+                         "folder) and train afresh, or set resume: false")
+    return state
