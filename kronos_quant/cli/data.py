@@ -25,8 +25,15 @@ def _synth(args: argparse.Namespace) -> int:
 def _import_csv(args: argparse.Namespace) -> int:
     from kronos_quant.data.csv_import import import_csv_dir
 
+    future_calendar = None
+    if args.future_calendar is not None:
+        import pandas as pd
+
+        future_calendar = pd.read_csv(args.future_calendar, header=None, comment="#").iloc[:, 0]
     path = import_csv_dir(args.src_dir, args.out, universe_file=args.universe_file,
-                          universe_name=args.universe_name, freq=args.freq, date_format=args.date_format)
+                          universe_name=args.universe_name, freq=args.freq, date_format=args.date_format,
+                          exchange=None if args.exchange.lower() == "none" else args.exchange,
+                          future_calendar=future_calendar, future_days=args.future_days)
     print(f"Qlib provider written to {path}")
     return 0
 
@@ -58,6 +65,12 @@ def register(subparsers) -> None:
     importer.add_argument("--universe-file", default=None, help="CSV of spans: instrument,start,end")
     importer.add_argument("--universe-name", default="csi300")
     importer.add_argument("--freq", default="day", choices=["day"])
+    importer.add_argument("--exchange", default="XSHG",
+                          help="exchange_calendars name whose sessions fill day_future.txt (XSHG, XSHE, XNYS, ...); "
+                               "'none' for plain business days (default XSHG)")
+    importer.add_argument("--future-calendar", default=None,
+                          help="file of future session dates, one per line; replaces --exchange for day_future.txt")
+    importer.add_argument("--future-days", type=int, default=30, help="sessions in day_future.txt after the data")
     importer.add_argument("--date-format", default=None,
                           help="strftime format of non-ISO dates, e.g. '%%d/%%m/%%Y' (default: ISO 8601 only)")
     importer.set_defaults(func=_import_csv)

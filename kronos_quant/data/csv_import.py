@@ -7,18 +7,25 @@ without a ``factor`` column factor = 1. ``change`` is recomputed as close / prev
 fraction); a supplied ``change`` that looks like percent is rejected.
 
 Output: feature binaries, ``calendars/day.txt`` (union of all dates), ``calendars/day_future.txt``
-(plus ``future_days`` weekdays, an approximation: holidays unknown), ``instruments/all.txt`` and,
-given a spans file (instrument,start,end), ``instruments/<universe_name>.txt``.
+(``day.txt`` plus the next ``future_days`` sessions), ``instruments/all.txt`` and, given a spans file
+(instrument,start,end), ``instruments/<universe_name>.txt``.
+
+The future sessions come from :mod:`kronos_quant.data.market_calendar`: the ``exchange``'s real
+sessions from ``exchange_calendars`` (default XSHG: Shanghai holidays such as the National Day
+week are skipped), plain Monday-Friday business days with ``exchange=None``, or the dates of
+``future_calendar`` (any iterable of dates, e.g. read from the exchange's published holiday list).
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
 from kronos_quant.data import qlib_bin
 from kronos_quant.data.dates import parse_dates
+from kronos_quant.data.market_calendar import DEFAULT_EXCHANGE, next_sessions
 from kronos_quant.data.instrument_codes import codes_from_paths
 from kronos_quant.validation import check_bar_frame, raise_for_issues
 
@@ -108,8 +115,12 @@ def read_spans_file(path: str | Path) -> pd.DataFrame:
 
 def import_csv_dir(src_dir: str | Path, out_dir: str | Path, *, universe_file: str | Path | None = None,
                    universe_name: str = "csi300", freq: str = "day", future_days: int = 30,
-                   date_format: str | None = None) -> Path:
-    """Convert a directory of per-instrument CSVs into a Qlib provider at ``out_dir``."""
+                   date_format: str | None = None, exchange: str | None = DEFAULT_EXCHANGE,
+                   future_calendar: Iterable | None = None) -> Path:
+    """Convert a directory of per-instrument CSVs into a Qlib provider at ``out_dir``.
+
+    ``exchange`` / ``future_calendar`` choose the sessions of ``day_future.txt`` (module docstring).
+    """
     if freq != "day":
         raise ValueError(f"only freq='day' is supported for now, got {freq!r}")
     src_dir = Path(src_dir)
@@ -127,7 +138,7 @@ def import_csv_dir(src_dir: str | Path, out_dir: str | Path, *, universe_file: s
     calendar = pd.DatetimeIndex(sorted(set().union(*(f.index for f in frames.values()))), name="datetime")
     out_dir = Path(out_dir)
     qlib_bin.write_calendar(out_dir, calendar)
-    future = pd.bdate_range(calendar[-1] + pd.Timedelta(days=1), periods=future_days)
+    future = next_sessions(calendar[-1], future_days, exchange=exchange, calendar=future_calendar)
     qlib_bin.write_calendar(out_dir, calendar.append(future), future=True)
     spans = []
     for name, frame in frames.items():

@@ -30,3 +30,22 @@ def test_torchrun_refuses_one_fixed_gpu_for_every_rank(monkeypatch):
     monkeypatch.setenv("RANK", "0")
     with pytest.raises(ValueError, match="use device: cuda"):
         init_distributed("cuda:1")
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], "2024-09-30 2024-10-08"),
+    (["--exchange", "none"], "2024-09-30 2024-10-01"),
+    (["--future-calendar", "FILE", "--future-days", "2"], "2024-10-09 2024-10-10"),
+])
+def test_import_csv_chooses_the_future_sessions(tmp_path, extra, expected):
+    src = tmp_path / "csv"
+    src.mkdir()
+    days = pd.bdate_range(end="2024-09-27", periods=5).strftime("%Y-%m-%d")
+    pd.DataFrame({"date": days, "open": 1.0, "high": 1.2, "low": 0.9, "close": 1.0, "volume": 100.0}).to_csv(
+        src / "SH600000.csv", index=False)
+    (tmp_path / "future.txt").write_text("# my sessions\n2024-10-09\n2024-10-10\n")
+    extra = [str(tmp_path / "future.txt") if item == "FILE" else item for item in extra]
+    out = tmp_path / "prov"
+    assert main(["data", "import-csv", str(src), "--out", str(out), *extra]) == 0
+    future = (out / "calendars" / "day_future.txt").read_text().split()
+    assert " ".join(future[5:7]) == expected

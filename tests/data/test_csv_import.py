@@ -73,3 +73,19 @@ def test_bad_directory_and_freq(tmp_path):
         import_csv_dir(tmp_path, tmp_path / "out")
     with pytest.raises(ValueError, match="freq='day'"):
         import_csv_dir(tmp_path, tmp_path / "out", freq="1min")
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(), ["2024-09-30", "2024-10-08", "2024-10-09"]),  # XSHG: National Day week skipped
+    (dict(exchange=None), ["2024-09-30", "2024-10-01", "2024-10-02"]),  # plain business days
+    (dict(future_calendar=["2024-10-09", "2024-09-30", "2024-10-10"]), ["2024-09-30", "2024-10-09", "2024-10-10"]),
+])
+def test_day_future_follows_the_exchange_or_the_given_calendar(tmp_path, kwargs, expected):
+    src = tmp_path / "csv"
+    src.mkdir()
+    _bars(10, 0, start="2024-09-16").to_csv(src / "SH600000.csv", index=False)  # ends Friday 2024-09-27
+    out = import_csv_dir(src, tmp_path / "provider", future_days=3, **kwargs)
+    days = qlib_bin.read_calendar(out)
+    future = (out / "calendars" / "day_future.txt").read_text().split()
+    assert future[:len(days)] == list(days.strftime("%Y-%m-%d"))
+    assert future[len(days):] == expected
