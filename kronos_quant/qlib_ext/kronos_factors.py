@@ -27,6 +27,7 @@ from kronos_quant.inference.sampling import window_uniforms
 logger = logging.getLogger(__name__)
 
 FOLD_COLUMN = "kronos_fold"  # provenance: the fold whose model scored the row (not a feature)
+BLOCK_DAYS = 63  # trading days scored and cached per block (an interrupted fill resumes from its last block)
 
 
 def fold_plan(config: KronosFactorConfig, start, end) -> tuple[Fold, ...]:
@@ -93,7 +94,7 @@ def _fold_features(config, fold: Fold, dates, calendar, cache: FeatureCache, dig
     parts = [] if cached is None else [cached]
     if len(missing):
         pair = load_pair(tokenizer_dir, predictor_dir, _device(config))
-        for span_start, span_end in missing_spans(missing, calendar):
+        for span_start, span_end in _blocks(missing_spans(missing, calendar), calendar):
             began = time.perf_counter()
             frame = score_span(config, pair, span_start, span_end)
             cache.store(key, frame, span_start, span_end, digest(span_end))
@@ -103,6 +104,15 @@ def _fold_features(config, fold: Fold, dates, calendar, cache: FeatureCache, dig
     else:
         logger.info("fold %s: %d days from the feature cache", fold.name, len(dates))
     return pd.concat(parts).sort_index()
+
+
+def _blocks(spans, calendar: pd.DatetimeIndex):
+    """Split (first, last) calendar spans into pieces of at most BLOCK_DAYS trading days."""
+    for first, last in spans:
+        days = calendar[(calendar >= first) & (calendar <= last)]
+        for start in range(0, len(days), BLOCK_DAYS):
+            piece = days[start:start + BLOCK_DAYS]
+            yield piece[0], piece[-1]
 
 
 def score_span(config: KronosFactorConfig, pair, start, end) -> pd.DataFrame:
