@@ -46,10 +46,12 @@ def resolve_checkpoint_dir(path_or_hub_id: str | os.PathLike, *, revision: str |
     if candidate.is_dir():
         return check_checkpoint_dir(candidate)
     text = os.fspath(path_or_hub_id)
-    if candidate.exists() or text.count("/") != 1 or text.startswith((".", "/", "~")):
+    local_parent = Path(text.split("/")[0]).expanduser().is_dir()  # "checkpoints/run1": a folder, not a hub id
+    if (candidate.exists() or text.count("/") != 1 or text.startswith((".", "/", "~")) or "\\" in text
+            or local_parent):
         raise FileNotFoundError(
-            f"Checkpoint folder {text!r} does not exist. Pass a folder holding {CONFIG_NAME} and "
-            f"{WEIGHTS_NAME}, or a Hugging Face id such as 'NeoQuasar/Kronos-small'.")
+            f"Checkpoint folder {text!r} does not exist (looked in {candidate.absolute()}). Pass a folder "
+            f"holding {CONFIG_NAME} and {WEIGHTS_NAME}, or a Hugging Face id such as 'NeoQuasar/Kronos-small'.")
     return check_checkpoint_dir(_snapshot_from_hub(text, revision, cache_dir, local_files_only))
 
 
@@ -79,7 +81,8 @@ def _snapshot_from_hub(hub_id: str, revision: str | None, cache_dir, local_files
             reason = download_error
     name = hub_id.split("/")[-1]
     raise FileNotFoundError(
-        f"Could not find Kronos checkpoint {hub_id!r} in the Hugging Face cache and could not download it "
+        f"Could not find Kronos checkpoint {hub_id!r}: no local folder {Path(hub_id).absolute()}, not in the "
+        f"Hugging Face cache, and it could not be downloaded "
         f"({type(reason).__name__}: {reason}).\nFix: on a machine with internet run\n"
         f"    huggingface-cli download {hub_id} --local-dir ./checkpoints/{name}\n"
         f"copy that folder here and pass its path (./checkpoints/{name}), or copy the hub cache into "
@@ -122,6 +125,21 @@ def strict_load_state_dict(module: torch.nn.Module, state: dict[str, torch.Tenso
     module.load_state_dict(cast, strict=True)
 
 
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a model.safetensors; a truncated/foreign file or NaN/inf weights are a CheckpointError."""
+    try:
+        state = load_file(path)
+    except Exception as err:  # noqa: BLE001 - safetensors raises SafetensorError, OSError, ...
+        raise CheckpointError(f"{path} is not a readable safetensors file ({type(err).__name__}: {err}); it is "
+                              "truncated or not a checkpoint: download or save it again") from None
+    bad = sorted(key for key, value in state.items()
+                 if value.is_floating_point() and not torch.isfinite(value).all())
+    if bad:
+        raise CheckpointError(f"{path} holds NaN/inf weights in {bad[:5]}{' ...' if len(bad) > 5 else ''}; the run "
+                              "that saved it diverged: use an earlier checkpoint (e.g. best/) or retrain")
+    return state
+
+
 def atomic_save_file(state: dict[str, torch.Tensor], path: Path) -> None:
     """save_file through :func:`kronos_quant.io_utils.atomic_write`: a crash never leaves half a file."""
     atomic_write(path, lambda temporary: save_file(state, temporary, metadata={"format": "pt"}))
@@ -162,6 +180,6 @@ class PretrainedMixin:
             hub_id = os.fspath(path_or_hub_id) if os.fspath(path_or_hub_id) in OFFICIAL_CHECKPOINTS else None
             verify_digest(weights, verify_sha256, hub_id)
         model = cls(cls.config_class.from_json(folder / CONFIG_NAME))
-        strict_load_state_dict(model, load_file(weights), source=str(weights))
+        strict_load_state_dict(model, read_weights(weights), source=str(weights))
         logger.info("loaded %s from %s", cls.__name__, folder)
         return model.to(device).eval()

@@ -28,12 +28,22 @@ class _JsonConfig:
                 f"{cls.__name__}: unknown config keys {unknown}; valid keys are {sorted(known)}. "
                 "Is this config.json for the other network (tokenizer vs predictor)?"
             )
+        _check_field_types(cls, values)
         return cls(**values)
 
     @classmethod
     def from_json(cls: type[ConfigT], path: str | Path) -> ConfigT:
-        with open(path, encoding="utf-8") as handle:
-            return cls.from_dict(json.load(handle))
+        """Read a config.json; invalid JSON or wrong values are a ValueError naming the file."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                values = json.load(handle)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} is not valid JSON ({err}); re-download the checkpoint or re-save it "
+                             "with save_pretrained") from None
+        try:
+            return cls.from_dict(values)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{path}: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -41,6 +51,20 @@ class _JsonConfig:
     def save_json(self, path: str | Path) -> None:
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(self.to_dict(), handle, indent=2, sort_keys=True)
+
+
+_JSON_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,)}
+
+
+def _check_field_types(cls: type, values: dict[str, Any]) -> None:
+    """JSON values must have the field's type (``true`` is not an int, ``"256"`` is not a number)."""
+    for item in dataclasses.fields(cls):
+        if item.name not in values:
+            continue
+        allowed, value = _JSON_TYPES.get(str(item.type)), values[item.name]
+        if allowed and (not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
+            raise TypeError(f"{cls.__name__}.{item.name} must be {item.type}, got {value!r} "
+                            f"({type(value).__name__}); fix config.json")
 
 
 def _check_positive(owner: str, **values: float) -> None:
