@@ -22,28 +22,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peak_memory import PeakMemory  # noqa: E402
 
 from kronos_quant import Kronos, KronosTokenizer, predictor_config, tokenizer_config  # noqa: E402
-from kronos_quant.inference.batching import NormalizedSeries, forecast_normalized  # noqa: E402
+from kronos_quant.inference.forecast import forecast_windows  # noqa: E402
 from kronos_quant.inference.generation_config import GenerationConfig  # noqa: E402
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms  # noqa: E402
 
 CASES = {"a": (50, 5, 90, 10), "b": (1, 1, 400, 120), "c": (300, 5, 90, 10)}
 
 
-def make_series(n_series: int, lookback: int, horizon: int, seed: int = 0) -> list[NormalizedSeries]:
+def make_series(n_series: int, lookback: int, horizon: int, seed: int = 0):
+    """Raw windows (x (N, L, 6) positive bars, x_stamp (N, L, 5), y_stamp (N, H, 5)) of random walks."""
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(n_series, lookback, 6, generator=generator).clamp(-5, 5).numpy()
+    x = torch.randn(n_series, lookback, 6, generator=generator).mul(0.02).cumsum(1).exp().mul(10).numpy()
     stamps = torch.randint(0, 7, (n_series, lookback + horizon, 5), generator=generator).numpy()
-    return [NormalizedSeries(x[i], stamps[i, :lookback], stamps[i, lookback:]) for i in range(n_series)]
+    return x, stamps[:, :lookback], stamps[:, lookback:]
 
 
 def run(tokenizer, model, series, config, device, repeats=1):
-    uniforms = draw_uniforms(len(series), config.sample_count, config.pred_len, seed=0)
+    uniforms = draw_uniforms(len(series[0]), config.sample_count, config.pred_len, seed=0)
     best, peak = float("inf"), 0.0
     for _ in range(repeats):
         with PeakMemory(device) as memory:
             start = time.perf_counter()
-            paths = forecast_normalized(tokenizer, model, series, config, uniforms, device=device,
-                                        memory_budget_gb=8.0)
+            paths = forecast_windows(tokenizer, model, *series, config, uniforms, device=device,
+                                     memory_budget_gb=8.0).paths
             if device.type == "cuda":
                 torch.cuda.synchronize()
             best = min(best, time.perf_counter() - start)
@@ -62,7 +63,7 @@ def bench_case(name, tokenizer, model, device, args):
     results = {}
     for engine, sliding in engines:
         config = GenerationConfig(engine=engine, sliding=sliding, **common)
-        run(tokenizer, model, series[:2], config, device)  # warm-up
+        run(tokenizer, model, tuple(part[:2] for part in series), config, device)  # warm-up
         _, seconds, peak = run(tokenizer, model, series, config, device, repeats=args.repeats)
         results[f"{engine}/{sliding}"] = (seconds, peak)
     if name != "c" or args.baseline_c:

@@ -1,33 +1,19 @@
-"""Many series at once: bucket by lookback length, chunk to a memory budget, show progress.
+"""Many windows at once: bucket by lookback length, chunk to a memory budget.
 
-Uniforms are drawn per series up front, so results do not depend on bucketing or chunking.
+Uniforms are drawn per window up front, so results do not depend on bucketing or chunking.
 """
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
-from kronos_quant.inference.generation import generate_paths
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.model.kronos import Kronos
-from kronos_quant.model.tokenizer import KronosTokenizer
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NormalizedSeries:
-    """One series ready for the model."""
-
-    x: np.ndarray  # float32 (T, 6) normalised, clipped lookback bars
-    x_stamp: np.ndarray  # int64 (T, 5) time features of the lookback
-    y_stamp: np.ndarray  # int64 (H, 5) time features of the forecast bars
 
 
 def series_per_chunk(model: Kronos, lookback: int, config: GenerationConfig, memory_budget_bytes: float) -> int:
@@ -47,30 +33,19 @@ def series_per_chunk(model: Kronos, lookback: int, config: GenerationConfig, mem
     return max(1, int(memory_budget_bytes // (cache + activations + attention)))
 
 
-def forecast_normalized(tokenizer: KronosTokenizer, model: Kronos, series: Sequence[NormalizedSeries],
-                        config: GenerationConfig, uniforms: torch.Tensor, *, device: torch.device,
-                        memory_budget_gb: float = 2.0, progress: bool = False) -> np.ndarray:
-    """Sample paths for every series; series may have different lookback lengths.
+def plan_chunks(lengths: Sequence[int], model: Kronos, config: GenerationConfig,
+                memory_budget_gb: float) -> list[np.ndarray]:
+    """Row indices (int64 arrays) of chunks: one lookback length each, each within the memory budget.
 
-    Args:
-        uniforms: (N, P, H, 2) sampling uniforms, one block per series in ``series`` order.
-    Returns:
-        float32 (N, P, H, 6) normalised sample paths, in ``series`` order.
+    Chunks come in increasing length, rows in input order within a length.
     """
     buckets: dict[int, list[int]] = defaultdict(list)
-    for index, item in enumerate(series):
-        buckets[item.x.shape[0]].append(index)
+    for index, length in enumerate(lengths):
+        buckets[int(length)].append(index)
     plan = []
     for lookback, indices in sorted(buckets.items()):
         size = series_per_chunk(model, lookback, config, memory_budget_gb * 2**30)
-        plan.extend(indices[start:start + size] for start in range(0, len(indices), size))
-    logger.debug("%d series in %d length buckets and %d chunks", len(series), len(buckets), len(plan))
-    result = np.empty((len(series), config.sample_count, config.pred_len, 6), dtype=np.float32)
-    for chunk in tqdm(plan, desc="Kronos forecast", unit="chunk", disable=not progress):
-        x = torch.from_numpy(np.stack([series[i].x for i in chunk])).float().to(device)
-        x_stamp = torch.from_numpy(np.stack([series[i].x_stamp for i in chunk])).long().to(device)
-        y_stamp = torch.from_numpy(np.stack([series[i].y_stamp for i in chunk])).long().to(device)
-        # float32 on the host: sampling compares in float32 anyway, and some devices (mps) lack float64
-        paths = generate_paths(tokenizer, model, x, x_stamp, y_stamp, config, uniforms[chunk].float().to(device))
-        result[chunk] = paths.cpu().numpy()
-    return result
+        rows = np.asarray(indices, dtype=np.int64)
+        plan.extend(rows[start:start + size] for start in range(0, len(rows), size))
+    logger.debug("%d windows in %d length buckets and %d chunks", len(lengths), len(buckets), len(plan))
+    return plan

@@ -4,29 +4,20 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 
-from kronos_quant.inference.batching import forecast_normalized
+from kronos_quant.device import resolve_device
+from kronos_quant.inference.forecast import forecast_windows
 from kronos_quant.inference.forecast_result import ForecastResult
 from kronos_quant.inference.generation_config import GenerationConfig
+from kronos_quant.inference.pair import check_pair
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms, keyed_uniforms
 from kronos_quant.inference.series_input import prepare_many
 from kronos_quant.model.kronos import Kronos
 from kronos_quant.model.tokenizer import KronosTokenizer
-from kronos_quant.normalization import NORM_EPS
 
 logger = logging.getLogger(__name__)
-
-
-def default_device() -> torch.device:
-    """cuda, then mps, then cpu."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 class KronosPredictor:
@@ -47,13 +38,10 @@ class KronosPredictor:
     def __init__(self, model: Kronos, tokenizer: KronosTokenizer, device=None, max_context: int = 512,
                  clip: float = 5, *, engine: str = "cached", sliding: str = "exact", autocast: str | None = None,
                  memory_budget_gb: float = 2.0):
-        if not isinstance(model, Kronos) or not isinstance(tokenizer, KronosTokenizer):
-            raise TypeError("KronosPredictor(model, tokenizer): pass a Kronos and a KronosTokenizer, in that order")
-        if model.config.s1_bits != tokenizer.config.s1_bits or model.config.s2_bits != tokenizer.config.s2_bits:
-            raise ValueError("model and tokenizer disagree on s1_bits/s2_bits: they were not trained together")
+        check_pair(tokenizer, model)
         if clip <= 0:
             raise ValueError(f"clip must be > 0, got {clip}")
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer.to(self.device).eval()
         self.max_context, self.clip = int(max_context), float(clip)
@@ -90,17 +78,13 @@ class KronosPredictor:
             raise ValueError(f"pred_len must be >= 1, got {pred_len}")
         config = self._config(int(pred_len), SamplingConfig(temperature=T, top_k=top_k, top_p=top_p),
                               int(sample_count))
-        prepared = prepare_many(df_list, x_timestamp_list, y_timestamp_list, config.pred_len, clip=self.clip,
+        prepared = prepare_many(df_list, x_timestamp_list, y_timestamp_list, config.pred_len,
                                 series_keys=series_keys)
         uniforms = self._uniforms(len(prepared), config, seed, generator, series_keys)
-        normalized = forecast_normalized(self.tokenizer, self.model, [p.series for p in prepared], config, uniforms,
-                                         device=self.device, memory_budget_gb=self.memory_budget_gb,
-                                         progress=verbose)
-        means = np.stack([p.scale.mean for p in prepared])[:, None]  # (N, 1, 1, 6)
-        stds = np.stack([p.scale.std for p in prepared])[:, None]
-        paths = (normalized * (stds + NORM_EPS) + means).astype(np.float32)
-        return ForecastResult(paths=paths, timestamps=[p.y_index for p in prepared],
-                              last_close=np.array([p.last_close for p in prepared]))
+        return forecast_windows(self.tokenizer, self.model, [p.bars for p in prepared],
+                                [p.x_stamp for p in prepared], [p.y_stamp for p in prepared], config, uniforms,
+                                clip=self.clip, device=self.device, memory_budget_gb=self.memory_budget_gb,
+                                progress=verbose, timestamps=[p.y_index for p in prepared])
 
     @staticmethod
     def _uniforms(n_series: int, config: GenerationConfig, seed, generator, series_keys) -> torch.Tensor:

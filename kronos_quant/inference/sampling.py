@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Hashable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 
@@ -105,6 +106,16 @@ def keyed_uniforms(keys: Sequence[Hashable], sample_count: int, pred_len: int, *
         mixed = _splitmix64(per_key[:, None] + counters[None, :] * np.uint64(0x9E3779B97F4A7C15))
     values = (mixed >> np.uint64(11)).astype(np.float64) * 2.0**-53
     return torch.from_numpy(values.reshape(len(keys), sample_count, pred_len, 2))
+
+
+def window_uniforms(index, sample_count: int, pred_len: int, *, seed: int) -> torch.Tensor:
+    """(N, P, H, 2) uniforms of windows indexed (datetime, instrument): block n is keyed by its row.
+
+    The key is ``"YYYY-mm-dd HH:MM:SS|instrument"``, so a window's paths do not depend on the other
+    windows forecast with it (universe, segment, shard).
+    """
+    keys = [f"{pd.Timestamp(when):%Y-%m-%d %H:%M:%S}|{instrument}" for when, instrument in index]
+    return keyed_uniforms(keys, sample_count, pred_len, seed=seed)
 
 
 def _seed_from_global_rng() -> int:

@@ -6,19 +6,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kronos_quant.inference.batching import NormalizedSeries
-from kronos_quant.normalization import (FEATURE_COLUMNS, PRICE_COLUMNS, WindowScale, fill_volume_amount,
-                                        fit_scale, normalize)
+from kronos_quant.normalization import FEATURE_COLUMNS, PRICE_COLUMNS, fill_volume_amount
 from kronos_quant.time_features import time_features
 from kronos_quant.validation import MIN_LOOKBACK, BarValidationError, check_bar_frame, raise_for_issues
 
 
 @dataclass(frozen=True)
 class PreparedSeries:
-    series: NormalizedSeries
-    scale: WindowScale  # mean/std (1, 6) of the lookback, to undo the normalisation
+    bars: np.ndarray  # float64 (T, 6) raw lookback bars (price units; volume, amount filled)
+    x_stamp: np.ndarray  # int64 (T, 5) time features of the lookback
+    y_stamp: np.ndarray  # int64 (H, 5) time features of the forecast bars
     y_index: pd.DatetimeIndex  # forecast bar times
-    last_close: float  # last observed close (price units)
 
 
 def _timestamps(values, name: str) -> pd.DatetimeIndex:
@@ -63,11 +61,9 @@ def _bars(df: pd.DataFrame) -> np.ndarray:
     return fill_volume_amount(raw, has_volume=has_volume, has_amount=has_amount)
 
 
-def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *, clip: float) -> PreparedSeries:
-    """Validate one series and normalise it over its whole lookback.
-
-    As in the official predictor, a lookback longer than ``max_context`` is normalised and tokenised
-    in full; generation then conditions on its latest ``max_context`` tokens.
+def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int) -> PreparedSeries:
+    """Validate one series; its bars stay raw (:func:`~kronos_quant.inference.forecast.forecast_windows`
+    normalises each window over its whole lookback, as the official predictor does).
     """
     bars = _bars(df)
     x_index = _timestamps(x_timestamp, "x_timestamp")
@@ -86,23 +82,20 @@ def prepare_series(df: pd.DataFrame, x_timestamp, y_timestamp, pred_len: int, *,
                          f"use the local clock, so convert one: y_timestamp.dt.tz_convert('{x_index.tz}')")
     if y_index[0] <= x_index[-1]:
         raise ValueError(f"y_timestamp starts at {y_index[0]}, not after the last bar {x_index[-1]}")
-    scale = fit_scale(bars)
-    series = NormalizedSeries(x=normalize(bars, scale, clip), x_stamp=time_features(x_index),
-                              y_stamp=time_features(y_index))
-    return PreparedSeries(series, scale, y_index, float(bars[-1, 3]))
+    return PreparedSeries(bars, time_features(x_index), time_features(y_index), y_index)
 
 
 def _zone(index: pd.DatetimeIndex) -> str:
     return f"in time zone {index.tz}" if index.tz is not None else "time-zone naive"
 
 
-def prepare_many(df_list, x_timestamp_list, y_timestamp_list, pred_len: int, *, clip: float,
+def prepare_many(df_list, x_timestamp_list, y_timestamp_list, pred_len: int, *,
                  series_keys=None) -> list[PreparedSeries]:
     """:func:`prepare_series` for each series; an error names the failing series (position and key)."""
     prepared = []
     for position, (df, x_timestamp, y_timestamp) in enumerate(zip(df_list, x_timestamp_list, y_timestamp_list)):
         try:
-            prepared.append(prepare_series(df, x_timestamp, y_timestamp, pred_len, clip=clip))
+            prepared.append(prepare_series(df, x_timestamp, y_timestamp, pred_len))
         except (TypeError, ValueError) as err:
             key = f" (key {series_keys[position]!r})" if series_keys is not None and position < len(series_keys) else ""
             name = f"series {position}{key} of {len(df_list)}" if len(df_list) > 1 else "the series"

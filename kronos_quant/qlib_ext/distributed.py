@@ -19,7 +19,6 @@ import pandas as pd
 import torch.distributed as dist
 
 from kronos_quant.qlib_ext.model import KronosModel
-from kronos_quant.qlib_ext.scoring import window_uniforms, score_windows
 from kronos_quant.training.ddp import DistContext
 
 logger = logging.getLogger(__name__)
@@ -45,12 +44,11 @@ def distributed_predict(model: KronosModel, dataset, segment: str = "test", *,
         return model.predict(dataset, segment)
     windows = model.prepare_windows(dataset, segment)
     start, stop = shard_bounds(len(windows), ctx.rank, ctx.world_size)
-    uniforms = window_uniforms(windows.index[start:stop], model.forecast)
     logger.info("rank %d/%d: windows %d..%d of %d", ctx.rank, ctx.world_size, start, stop, len(windows))
-    block = score_windows(model.networks(), windows.x[start:stop], windows.x_stamp[start:stop],
-                          windows.y_stamp[start:stop], model.forecast, uniforms,
-                          memory_budget_gb=float(model.runtime.memory_budget_gb),
-                          progress=bool(model.runtime.progress) and ctx.is_master)
+    rows = slice(start, stop)
+    block = model.score(model.forecast_rows(windows.x[rows], windows.x_stamp[rows], windows.y_stamp[rows],
+                                            windows.index[rows],
+                                            progress=bool(model.runtime.progress) and ctx.is_master))
     blocks = [None] * ctx.world_size if ctx.is_master else None
     dist.gather_object(block, blocks, dst=0)
     if not ctx.is_master:

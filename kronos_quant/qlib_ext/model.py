@@ -16,8 +16,12 @@ The fields of ``forecast`` (:class:`ForecastSettings`) and ``runtime`` (:class:`
 may also be given flat (``lookback: 90``, ``device: cpu``); flat keys override the groups.
 Everything is validated here, at construction.
 
-State that must survive qrun's pickling (``params.pkl``) is public: the settings and the
-checkpoint *paths* (``tokenizer_path``, ``predictor_path``). The loaded networks live in
+``predict`` is the signal of ``forecast``: :meth:`KronosModel.forecast` gives the sample paths of
+every window of a segment (for volatility, factors, universes), and ``predict`` applies
+``forecast.signal`` to them.
+
+State that must survive qrun's pickling (``params.pkl``) is public: the settings
+(``forecast_settings``, ``runtime``, ``source``) and the checkpoint *paths* (``tokenizer_path``, ``predictor_path``). The loaded networks live in
 ``_pair``, which Qlib's ``Serializable`` drops; it is reloaded from the paths on first use, so a
 pickled model must be unpickled where those paths exist.
 """
@@ -32,10 +36,14 @@ import torch
 from qlib.model.base import Model
 
 from kronos_quant.data.windows import KronosWindows
-from kronos_quant.inference.predictor import default_device
+from kronos_quant.device import resolve_device
+from kronos_quant.inference.forecast import forecast_windows
+from kronos_quant.inference.forecast_result import ForecastResult
+from kronos_quant.inference.pair import KronosPair, load_pair
+from kronos_quant.inference.sampling import window_uniforms
 from kronos_quant.qlib_ext.model_settings import (ForecastSettings, RuntimeSettings, SourceSettings,
                                                   build_settings, checkpoint_dir)
-from kronos_quant.qlib_ext.scoring import KronosPair, window_uniforms, load_pair, score_windows
+from kronos_quant.research.signals import compute_signal
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +62,7 @@ class KronosModel(Model):
                  output_dir: str = "outputs/kronos_model", forecast=None, runtime=None, **flat):
         self.source = SourceSettings(tokenizer=tokenizer, predictor=predictor, mode=mode,
                                      train_config=train_config, output_dir=str(output_dir))
-        self.forecast = build_settings(ForecastSettings, forecast, flat)
+        self.forecast_settings = build_settings(ForecastSettings, forecast, flat)
         self.runtime = build_settings(RuntimeSettings, runtime, flat)
         if flat:
             raise ValueError(f"KronosModel: unknown arguments {sorted(flat)}; see SourceSettings, ForecastSettings "
@@ -75,7 +83,7 @@ class KronosModel(Model):
         dataset's ``train`` segment with early stopping on ``valid``; keep the best checkpoints' paths."""
         if reweighter is not None:
             raise ValueError("KronosModel does not support a reweighter (sample weights); remove it from the task")
-        check_dataset(dataset, self.forecast)
+        check_dataset(dataset, self.forecast_settings)
         if self.source.mode == "zero_shot":
             self.networks()
             return self
@@ -86,8 +94,9 @@ class KronosModel(Model):
         if missing:
             raise ValueError(f"mode {self.source.mode} needs dataset segments 'train' and 'valid' (early stopping); "
                              f"missing {missing}")
-        train = windows_to_arrays(dataset.prepare("train", mode="train"), clip=float(self.forecast.clip))
-        valid = windows_to_arrays(dataset.prepare("valid", mode="train"), clip=float(self.forecast.clip))
+        clip = float(self.forecast_settings.clip)
+        train = windows_to_arrays(dataset.prepare("train", mode="train"), clip=clip)
+        valid = windows_to_arrays(dataset.prepare("valid", mode="train"), clip=clip)
         plan, out_dir = self.source.train_plan(), Path(self.source.output_dir).expanduser().resolve()
         from_scratch = self.source.mode == "scratch"
         tokenizer_path = self._source_dir("tokenizer")
@@ -107,20 +116,42 @@ class KronosModel(Model):
         return self
 
     def predict(self, dataset, segment: Union[Text, slice] = "test") -> pd.Series:
-        """Scores (name ``score``) indexed (datetime, instrument): the score at t uses bars <= t only."""
+        """Scores (name ``score``) indexed (datetime, instrument): the score at t uses bars <= t only.
+
+        The signal (``forecast.signal``) of :meth:`forecast`'s paths.
+        """
+        index, result = self.forecast(dataset, segment)
+        return pd.Series(self.score(result), index=index, name="score")
+
+    def forecast(self, dataset, segment: Union[Text, slice] = "test") -> tuple[pd.MultiIndex, ForecastResult]:
+        """Sample paths of every window of ``segment``: its (datetime, instrument) index and a
+        :class:`ForecastResult` (paths float32 (N, P, H, 6) in price units, last_close (N,))."""
         windows = self.prepare_windows(dataset, segment)
-        uniforms = window_uniforms(windows.index, self.forecast)
-        scores = score_windows(self.networks(), windows.x, windows.x_stamp, windows.y_stamp, self.forecast,
-                               uniforms, memory_budget_gb=float(self.runtime.memory_budget_gb),
-                               progress=bool(self.runtime.progress))
-        return pd.Series(scores, index=windows.index, name="score")
+        return windows.index, self.forecast_rows(windows.x, windows.x_stamp, windows.y_stamp, windows.index)
+
+    def forecast_rows(self, x, x_stamp, y_stamp, index: pd.MultiIndex, *, progress: bool | None = None
+                      ) -> ForecastResult:
+        """Paths of any rows of a segment's windows; each row's uniforms are keyed by its (datetime, instrument)
+        and the seed, so a row's paths do not depend on the other rows (universe, segment, shard)."""
+        settings, pair = self.forecast_settings, self.networks()
+        x, x_stamp, y_stamp = settings.crop(x, x_stamp, y_stamp)
+        config = settings.generation
+        uniforms = window_uniforms(index, config.sample_count, config.pred_len, seed=int(settings.seed))
+        return forecast_windows(pair.tokenizer, pair.model, x, x_stamp, y_stamp, config, uniforms,
+                                clip=float(settings.clip), device=pair.device,
+                                memory_budget_gb=float(self.runtime.memory_budget_gb),
+                                progress=bool(self.runtime.progress) if progress is None else progress)
+
+    def score(self, result: ForecastResult):
+        """float64 (N,) scores: the settings' signal of the paths."""
+        return compute_signal(self.forecast_settings.signal, result.paths, result.last_close)
 
     def prepare_windows(self, dataset, segment) -> KronosWindows:
         """Inference windows of a named segment (KronosDataset only)."""
         if not isinstance(segment, str):
             raise TypeError(f"KronosModel.predict takes a segment name such as 'test', got {segment!r}; add the "
                             "period to the dataset's segments")
-        check_dataset(dataset, self.forecast)
+        check_dataset(dataset, self.forecast_settings)
         return dataset.prepare(segment, mode="inference")
 
     def networks(self) -> KronosPair:
@@ -135,13 +166,7 @@ class KronosModel(Model):
         return pair
 
     def device(self) -> torch.device:
-        name = self.runtime.device
-        if name in (None, "auto"):
-            return default_device()
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but CUDA is not available; set device: cpu or auto")
-        return device
+        return resolve_device(self.runtime.device)
 
     def _source_dir(self, network: str) -> str | None:
         spec = getattr(self.source, network)

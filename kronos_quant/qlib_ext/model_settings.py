@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from kronos_quant.inference.generation_config import GenerationConfig
@@ -162,7 +163,11 @@ class SourceSettings:
 
 @dataclass(frozen=True)
 class ForecastSettings:
-    """What Kronos forecasts per (date, instrument) and how the paths become one score."""
+    """What Kronos forecasts per (date, instrument) and how the paths become one score.
+
+    The generation fields (horizon .. autocast) are given flat, as qrun YAMLs write them; they are
+    gathered, validated, in ``generation``, the :class:`GenerationConfig` every forecast runs with.
+    """
 
     lookback: int = 90  # bars of history per window (the dataset must provide at least this many)
     horizon: int = 10  # bars forecast (the dataset's horizon must be >= this)
@@ -173,8 +178,11 @@ class ForecastSettings:
     signal: str = "expected_return"  # a name in kronos_quant.research.signals.SIGNALS
     max_context: int = 512  # tokens the predictor sees (longer lookbacks keep the latest bars)
     engine: str = "cached"  # "cached" (KV cache) or "recompute" (the official algorithm)
+    sliding: str = "exact"  # past max_context: "exact" (recompute the slid window) or "rolling" (ring cache)
+    autocast: str | None = None  # None/"fp32", "bf16" or "fp16" mixed precision
     seed: int = 0  # seeds the sampling uniforms: same seed, same scores on every device
     clip: float = 5.0  # normalised bars are clipped to +-clip
+    generation: GenerationConfig = dataclasses.field(init=False, repr=False)  # built from the fields above
 
     def __post_init__(self) -> None:
         for name in ("lookback", "horizon", "sample_count", "max_context"):
@@ -184,12 +192,27 @@ class ForecastSettings:
             raise ValueError(f"unknown signal {self.signal!r}; choose one of {sorted(SIGNALS)}")
         if not self.clip > 0:
             raise ValueError(f"clip must be > 0, got {self.clip}")
-        self.generation_config()  # validates T, top_k, top_p, engine and horizon vs max_context
-
-    def generation_config(self) -> GenerationConfig:
         sampling = SamplingConfig(temperature=float(self.T), top_k=int(self.top_k), top_p=float(self.top_p))
-        return GenerationConfig(pred_len=int(self.horizon), max_context=int(self.max_context), sampling=sampling,
-                                sample_count=int(self.sample_count), engine=self.engine)
+        generation = GenerationConfig(pred_len=int(self.horizon), max_context=int(self.max_context),
+                                      sampling=sampling, sample_count=int(self.sample_count), engine=self.engine,
+                                      sliding=self.sliding, autocast=self.autocast)
+        object.__setattr__(self, "generation", generation)  # validates T, top_k, top_p, engine, sliding, ...
+
+    def crop(self, x: np.ndarray, x_stamp: np.ndarray, y_stamp: np.ndarray):
+        """Keep the last ``min(lookback, max_context)`` bars and the first ``horizon`` future stamps.
+
+        Args:
+            x: float (N, L, 6) raw bars with L >= lookback; x_stamp (N, L, 5); y_stamp (N, H', 5), H' >= horizon.
+        """
+        lookback, horizon = int(self.lookback), int(self.horizon)
+        if x.shape[1] < lookback:
+            raise ValueError(f"the dataset gives {x.shape[1]} lookback bars but the model needs lookback={lookback}; "
+                             "set the dataset's lookback >= the model's")
+        if y_stamp.shape[1] < horizon:
+            raise ValueError(f"the dataset gives {y_stamp.shape[1]} future stamps but the model forecasts "
+                             f"horizon={horizon}; set the dataset's horizon >= the model's")
+        context = min(lookback, int(self.max_context))
+        return x[:, -context:], x_stamp[:, -context:], y_stamp[:, :horizon]
 
 
 @dataclass(frozen=True)
@@ -215,11 +238,11 @@ def build_settings(cls, given, flat: dict):
 
     Consumed keys are removed from ``flat``.
     """
-    names = {field.name for field in dataclasses.fields(cls)}
+    names = {field.name for field in dataclasses.fields(cls) if field.init}
     if given is None:
         values = {}
     elif isinstance(given, cls):
-        values = dataclasses.asdict(given)
+        values = {name: getattr(given, name) for name in names}
     elif isinstance(given, Mapping):
         values = dict(given)
     else:

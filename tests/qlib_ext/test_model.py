@@ -117,15 +117,41 @@ def test_same_seed_same_scores_other_seed_differs(scores, dataset, tiny_checkpoi
 
 def test_a_windows_score_does_not_depend_on_the_other_windows(scores, dataset, tiny_checkpoints):
     """Uniforms are keyed by (datetime, instrument): a sub-universe scores each stock as the full one."""
-    from kronos_quant.qlib_ext.scoring import score_windows, window_uniforms
-
     model = _model(tiny_checkpoints)
     windows = model.prepare_windows(dataset, "test")
     subset = np.flatnonzero(windows.index.get_level_values("instrument").isin(
         windows.index.get_level_values("instrument").unique()[::3]))[:40]
-    part = score_windows(model.networks(), windows.x[subset], windows.x_stamp[subset], windows.y_stamp[subset],
-                         model.forecast, window_uniforms(windows.index[subset], model.forecast))
+    part = model.score(model.forecast_rows(windows.x[subset], windows.x_stamp[subset], windows.y_stamp[subset],
+                                           windows.index[subset]))
     np.testing.assert_allclose(part, scores.reindex(windows.index[subset]).to_numpy(), rtol=1e-6)
+
+
+def test_predict_is_the_signal_of_forecast(scores, dataset, tiny_checkpoints):
+    """forecast gives every window's price-space paths; predict is exactly their signal."""
+    from kronos_quant.research.signals import compute_signal
+
+    model = _model(tiny_checkpoints)
+    index, result = model.forecast(dataset, "test")
+    assert index.equals(scores.index)
+    assert result.paths.shape == (len(index), 2, 5, 6) and result.paths.dtype == np.float32
+    windows = model.prepare_windows(dataset, "test")
+    np.testing.assert_array_equal(result.last_close, windows.x[:, -1, 3].astype(np.float64))
+    closes = result.paths[..., 3]
+    assert 0.5 < np.median(closes[:, 0, 0] / result.last_close) < 2.0  # price units, not z-scores
+    np.testing.assert_array_equal(compute_signal("expected_return", result.paths, result.last_close),
+                                  scores.to_numpy())
+    other = _model(tiny_checkpoints, signal="prob_up")
+    np.testing.assert_array_equal(other.predict(dataset).to_numpy(),
+                                  compute_signal("prob_up", result.paths, result.last_close))
+
+
+def test_qrun_users_choose_sliding_and_autocast(tiny_checkpoints):
+    model = _model(tiny_checkpoints, forecast={"sliding": "rolling", "autocast": "bf16", "max_context": 64})
+    generation = model.forecast_settings.generation
+    assert (generation.sliding, generation.autocast, generation.max_context) == ("rolling", "bf16", 64)
+    assert (generation.pred_len, generation.sample_count, generation.sampling.temperature) == (5, 2, 1.0)
+    with pytest.raises(ValueError, match="sliding must be one of"):
+        _model(tiny_checkpoints, sliding="ring")
 
 
 def test_pickle_round_trip_keeps_state_and_scores(scores, dataset, tiny_checkpoints, tmp_path):
@@ -138,7 +164,7 @@ def test_pickle_round_trip_keeps_state_and_scores(scores, dataset, tiny_checkpoi
     restored = Serializable.load(tmp_path / "params.pkl")
     assert "_pair" not in vars(restored)  # loaded networks are not pickled, only their paths
     assert restored.tokenizer_path == str(tiny_checkpoints[0].resolve())
-    assert restored.forecast == model.forecast and restored.runtime == model.runtime
+    assert restored.forecast_settings == model.forecast_settings and restored.runtime == model.runtime
     pd.testing.assert_series_equal(restored.predict(dataset), scores)
     assert len(pickle.dumps(model)) < 20_000  # no weight blobs
 

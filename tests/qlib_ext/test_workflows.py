@@ -50,10 +50,11 @@ def test_kronos_workflow_models_build(name, checkpoint_env):
     config = load_workflow_config(REPO / "workflows" / f"{name}.yaml")
     model = init_instance_by_config(config["task"]["model"])
     dataset_kwargs = config["task"]["dataset"]["kwargs"]
-    assert model.forecast.lookback == dataset_kwargs["lookback"]
-    assert model.forecast.horizon == dataset_kwargs["horizon"]
+    settings = model.forecast_settings
+    assert settings.lookback == dataset_kwargs["lookback"]
+    assert settings.horizon == dataset_kwargs["horizon"]
     if name.startswith("csi300"):
-        assert (model.forecast.T, model.forecast.top_p, model.forecast.sample_count) == (0.6, 0.9, 5)
+        assert (settings.T, settings.top_p, settings.sample_count) == (0.6, 0.9, 5)
         assert Path(model.source.tokenizer).is_dir()  # $KRONOS_TOKENIZER was rendered in
     if name == "csi300_finetune":
         plan = model.source.train_plan()
