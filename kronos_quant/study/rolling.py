@@ -85,6 +85,7 @@ def _clip_to_span(tasks: list[dict], config: StudyConfig, generator: RollingGen)
         if start > end:
             continue
         segments["test"] = (start, min(stop, end))
+        _clip_handler_end(task, end)
         kept.append(task)
     if not kept:
         raise ValueError("no roll window starts before windows.test_end; check the dates")
@@ -92,6 +93,13 @@ def _clip_to_span(tasks: list[dict], config: StudyConfig, generator: RollingGen)
     if last_end < end:
         kept.append(_tail_task(kept[-1], last_end, end, generator))
     return kept
+
+
+def _clip_handler_end(task: dict, end: pd.Timestamp) -> None:
+    """Undo ``handler_mod``'s extension past the study's last test day (a handler never loads beyond it)."""
+    handler = task["dataset"]["kwargs"].get("handler")
+    if isinstance(handler, dict) and handler.get("kwargs", {}).get("end_time") is not None:
+        handler["kwargs"]["end_time"] = min(pd.Timestamp(handler["kwargs"]["end_time"]), end)
 
 
 def _tail_task(previous: dict, last_end: pd.Timestamp, end: pd.Timestamp, generator: RollingGen) -> dict:
@@ -107,6 +115,7 @@ def _tail_task(previous: dict, last_end: pd.Timestamp, end: pd.Timestamp, genera
     days = D.calendar(start_time=last_end + pd.Timedelta(days=1), end_time=end, freq="day")
     segments["test"] = (pd.Timestamp(days[0]), end)
     handler_mod(task, generator)
+    _clip_handler_end(task, end)
     return task
 
 
