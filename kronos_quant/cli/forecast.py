@@ -1,4 +1,17 @@
-"""``kronos-quant forecast``: forecast one OHLCV CSV with a tokenizer + predictor checkpoint."""
+"""``kronos-quant forecast``: forecast one OHLCV CSV with a tokenizer + predictor checkpoint.
+
+::
+
+    kronos-quant forecast --csv XSHG_5min_600977.csv --tokenizer DIR --predictor DIR --exchange XSHG \\
+        --lookback 400 --pred-len 120 --sample-count 8 --out forecast.csv --plot forecast.png
+
+Columns come out in the official order (open, high, low, close, volume, amount). Future bar times
+come from :func:`kronos_quant.data.market_calendar.next_bar_times`: the exchange's sessions
+(``--exchange XSHG``: holidays and the 11:30-13:00 lunch break), else business days with the
+history's times of day. Each sample path is OHLC-repaired before averaging (high/low bound open
+and close); ``--raw-ohlc`` keeps the raw values, as the official ``predict`` does. The share of raw
+bars that break OHLC consistency is printed either way.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,10 +22,12 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 TIME_COLUMNS = ("timestamps", "timestamp", "datetime", "date", "time")
+QUANTILES = (0.1, 0.5, 0.9)
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("forecast", help="forecast the next bars of one OHLCV CSV file")
+    parser = subparsers.add_parser("forecast", help="forecast the next bars of one OHLCV CSV file",
+                                   description=__doc__.splitlines()[0])
     parser.add_argument("--csv", required=True, help="CSV with a time column and open, high, low, close[, volume, amount]")
     parser.add_argument("--tokenizer", required=True, help="checkpoint folder or hub id (NeoQuasar/Kronos-Tokenizer-base)")
     parser.add_argument("--predictor", required=True, help="checkpoint folder or hub id (NeoQuasar/Kronos-small)")
@@ -20,6 +35,11 @@ def register(subparsers) -> None:
     parser.add_argument("--pred-len", type=int, default=120, help="bars to forecast (default 120)")
     parser.add_argument("--holdout", action="store_true",
                         help="forecast the CSV's last pred-len bars from the bars before them and report the error")
+    parser.add_argument("--exchange", default="none",
+                        help="exchange_calendars name for future bar times (XSHG, XSHE, XNYS, ...); 'none' "
+                             "(default): business days and the history's times of day")
+    parser.add_argument("--raw-ohlc", action="store_true",
+                        help="keep raw paths (high may fall below close); default: repair each path before averaging")
     parser.add_argument("--max-context", type=int, default=512)
     parser.add_argument("--temperature", "-T", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=0.9)
@@ -28,50 +48,72 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=None, help="write the forecast (mean and quantiles) to this CSV")
+    parser.add_argument("--plot", default=None, help="write a PNG of history, mean forecast and 10-90%% band")
     parser.set_defaults(func=run)
 
 
 def read_bars(path: str) -> tuple[pd.DataFrame, pd.Series]:
+    """(bars in the official column order, their times) of a CSV with one of TIME_COLUMNS."""
+    from kronos_quant.normalization import FEATURE_COLUMNS
+
     frame = pd.read_csv(path)
+    frame.columns = [str(column).strip().lower() for column in frame.columns]
     column = next((c for c in TIME_COLUMNS if c in frame.columns), None)
     if column is None:
-        raise SystemExit(f"{path}: no time column; name one of {TIME_COLUMNS}")
+        raise ValueError(f"{path}: no time column; name one of {TIME_COLUMNS} (columns found: {list(frame.columns)})")
     times = pd.to_datetime(frame[column])
-    return frame.drop(columns=[column]), times
+    return frame[[c for c in FEATURE_COLUMNS if c in frame.columns]], times
 
 
-def future_times(times: pd.Series, count: int) -> pd.Series:
-    """The next ``count`` bar times: business days for weekday-only daily bars, else the median step."""
-    step = times.diff().iloc[-50:].median()
-    if step == pd.Timedelta(days=1) and (times.dt.weekday < 5).all():
-        return pd.Series(pd.bdate_range(times.iloc[-1] + pd.offsets.BDay(1), periods=count))
-    return pd.Series(times.iloc[-1] + step * np.arange(1, count + 1))
+def _check_args(args: argparse.Namespace) -> None:
+    for name in ("lookback", "pred_len", "sample_count", "max_context"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
 
 
 def run(args: argparse.Namespace) -> int:
     from kronos_quant import Kronos, KronosPredictor, KronosTokenizer
+    from kronos_quant.data.market_calendar import next_bar_times
 
+    _check_args(args)
     bars, times = read_bars(args.csv)
     if args.holdout:
         history, x_times = bars.iloc[:-args.pred_len], times.iloc[:-args.pred_len]
         y_times, actual = times.iloc[-args.pred_len:], bars.iloc[-args.pred_len:]
     else:
-        history, x_times, y_times, actual = bars, times, future_times(times, args.pred_len), None
+        exchange = None if args.exchange.lower() == "none" else args.exchange
+        history, x_times, actual = bars, times, None
+        y_times = pd.Series(next_bar_times(times, args.pred_len, exchange=exchange))
     history, x_times = history.iloc[-args.lookback:], x_times.iloc[-args.lookback:]
     predictor = KronosPredictor(Kronos.from_pretrained(args.predictor), KronosTokenizer.from_pretrained(args.tokenizer),
                                 device=args.device, max_context=args.max_context)
     result = predictor.predict_paths([history.reset_index(drop=True)], [x_times], [y_times], args.pred_len,
                                      T=args.temperature, top_k=args.top_k, top_p=args.top_p,
                                      sample_count=args.sample_count, seed=args.seed, verbose=True)
-    table = result.quantiles((0.1, 0.5, 0.9))[0]
-    mean_close = table[("close", "mean")]
+    rates = result.ohlc_violation_rate()
+    print(f"OHLC violations in the raw forecast: {rates['paths']:.1%} of path bars, {rates['mean']:.1%} of mean "
+          f"bars ({'kept: --raw-ohlc' if args.raw_ohlc else 'repaired in each path before averaging'})")
+    if not args.raw_ohlc:
+        result = result.repair_ohlc()
+    table = result.quantiles(QUANTILES)[0]
     print(table.xs("mean", axis=1, level=1).round(4).to_string())
     if actual is not None:
-        truth = actual["close"].to_numpy()
-        mae = float(np.abs(mean_close.to_numpy() - truth).mean())
-        direction = np.sign(truth[-1] - history["close"].iloc[-1]) == np.sign(mean_close.iloc[-1] - history["close"].iloc[-1])
-        print(f"holdout close MAE {mae:.4f}; direction of the last bar {'right' if direction else 'wrong'}")
+        _print_holdout(history, actual, table[("close", "mean")])
     if args.out:
         table.to_csv(args.out)
         print(f"forecast written to {args.out}")
+    if args.plot:
+        from kronos_quant.research.forecast_plot import plot_forecast
+
+        plot_forecast(history.set_index(pd.DatetimeIndex(x_times)), table, path=args.plot, title=args.csv,
+                      actual=None if actual is None else actual.set_index(pd.DatetimeIndex(y_times)))
+        print(f"plot written to {args.plot}")
     return 0
+
+
+def _print_holdout(history: pd.DataFrame, actual: pd.DataFrame, mean_close: pd.Series) -> None:
+    truth = actual["close"].to_numpy()
+    mae = float(np.abs(mean_close.to_numpy() - truth).mean())
+    last = history["close"].iloc[-1]
+    right = np.sign(truth[-1] - last) == np.sign(mean_close.iloc[-1] - last)
+    print(f"holdout close MAE {mae:.4f}; direction of the last bar {'right' if right else 'wrong'}")

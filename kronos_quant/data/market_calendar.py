@@ -13,8 +13,9 @@ How the times are built:
   or by its end (09:35, ..., 11:30, 13:05, ...) is read from the history. exchange_calendars
   records holidays up to a fixed year (XSHG: 2026); sessions past it fall back to business days,
   with a warning.
-* ``exchange=None``: Monday-Friday business days (no holidays); intraday bars repeat the times of
-  day seen in the last days of the history.
+* ``exchange=None``: Monday-Friday business days (no holidays), or every day when the history
+  has weekend bars (crypto); intraday bars repeat the times of day seen in the last days of the
+  history (so a lunch break in the history is kept).
 * ``calendar=``: the user's own future sessions (dates), used as they are.
 
 Naive times are read as the exchange's local time (how A-share vendors write them); tz-aware
@@ -120,12 +121,17 @@ def next_bar_times(times, count: int, *, exchange: str | None = DEFAULT_EXCHANGE
     if not step > pd.Timedelta(0):
         raise ValueError("bar times must increase; sort the history by time")
     tz, count = times.tz, int(count)
-    if step >= pd.Timedelta(hours=20) and (times.normalize() == times).all():
-        future = next_sessions(times[-1], count, exchange=exchange, calendar=calendar)
-        return future.tz_localize(tz) if tz is not None else future
-    if calendar is not None or exchange is None:
-        wall = times.tz_localize(None) if tz is not None else times
+    wall = times.tz_localize(None) if tz is not None else times
+    if calendar is None and exchange is None and (wall.dayofweek >= 5).any():
+        days = pd.date_range(wall[-1].normalize() + pd.Timedelta(days=1), periods=count)  # trades every day
+    elif calendar is not None or exchange is None:
         days = next_sessions(wall[-1], count, exchange=None, calendar=calendar)
+    else:
+        days = None
+    if step >= pd.Timedelta(hours=20) and (times.normalize() == times).all():
+        future = days if days is not None else next_sessions(times[-1], count, exchange=exchange)
+        return future.tz_localize(tz) if tz is not None else future
+    if days is not None:
         future = _repeat_times_of_day(wall, days, count)
         return future.tz_localize(tz) if tz is not None else future
     exchange_tz = _calendar_class(exchange).tz

@@ -1,20 +1,10 @@
-"""CLI details that are easy to get wrong: future bar times, report options, devices under torchrun."""
+"""CLI details that are easy to get wrong: report options, devices under torchrun, future sessions of import-csv."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
 from kronos_quant.cli import main
-from kronos_quant.cli.forecast import future_times
-
-
-def test_daily_weekday_bars_continue_on_business_days():
-    friday_close = pd.Series(pd.bdate_range(end="2024-03-22", periods=60))  # ends on a Friday
-    assert [day.day_name() for day in future_times(friday_close, 3)] == ["Monday", "Tuesday", "Wednesday"]
-    minutes = pd.Series(pd.date_range("2024-03-22 09:30", periods=60, freq="5min"))
-    assert future_times(minutes, 2).tolist() == [pd.Timestamp("2024-03-22 14:30"), pd.Timestamp("2024-03-22 14:35")]
-    every_day = pd.Series(pd.date_range(end="2024-03-22", periods=30))  # crypto: weekends trade
-    assert future_times(every_day, 1).iloc[0] == pd.Timestamp("2024-03-23")
 
 
 @pytest.mark.parametrize("extra", [["--quantiles", "1"], ["--rolling-window", "0"], ["--run", "abc", "--latest"]])

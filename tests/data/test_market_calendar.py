@@ -83,3 +83,11 @@ def test_bad_arguments_are_explained(kwargs, match):
 def test_unsorted_history_is_rejected():
     with pytest.raises(ValueError, match="sort"):
         next_bar_times(pd.DatetimeIndex(["2024-09-27", "2024-09-26", "2024-09-25"]), 2)
+
+
+def test_histories_that_trade_on_weekends_continue_every_day():
+    every_day = pd.date_range(end="2024-03-22", periods=30)  # a Friday; crypto trades on weekends
+    assert list(next_bar_times(every_day, 2, exchange=None).strftime("%a")) == ["Sat", "Sun"]
+    hourly = pd.date_range(end="2024-03-22 23:00", periods=24 * 10, freq="h")
+    future = next_bar_times(hourly, 25, exchange=None)
+    assert future[0] == pd.Timestamp("2024-03-23 00:00") and future[24] == pd.Timestamp("2024-03-24 00:00")
