@@ -1,0 +1,95 @@
+"""The research notebooks: built from their sources, small, importing only declared packages, and executed.
+
+CI executes every notebook in its fast setting (``KRONOS_NOTEBOOK_FAST=1``: tiny market, tiny model, short
+period) and checks the named values each one prints on its ``KEY_OUTPUTS`` line, not just that it ran.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "notebooks"))
+import build_notebooks  # noqa: E402
+
+SOURCES = build_notebooks.sources([])
+MAX_NOTEBOOK_KIB = 400  # committed size cap, outputs included
+# what a notebook may import: the package, the standard library and the declared dependencies
+DECLARED = {"kronos_quant", "qlib", "torch", "numpy", "pandas", "scipy", "statsmodels", "matplotlib", "seaborn",
+            "safetensors", "huggingface_hub", "tqdm", "yaml", "arch", "exchange_calendars", "properscoring",
+            "lightgbm"}
+
+
+def _notebook_path(source: Path) -> Path:
+    return build_notebooks.NOTEBOOK_DIR / (source.stem + ".ipynb")
+
+
+def _ids(sources):
+    return [source.stem for source in sources]
+
+
+def test_there_are_six_notebooks():
+    assert len(SOURCES) == 6, [source.name for source in SOURCES]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=_ids(SOURCES))
+def test_committed_notebook_matches_its_source_and_is_small(source):
+    committed = _notebook_path(source)
+    assert committed.is_file(), f"run: python notebooks/build_notebooks.py --execute {source.stem[:2]}"
+    assert committed.stat().st_size <= MAX_NOTEBOOK_KIB * 1024, f"{committed.name} exceeds {MAX_NOTEBOOK_KIB} KiB"
+    built = build_notebooks.build_notebook(source)
+    notebook = nbformat.read(committed, as_version=4)
+    assert [(c.cell_type, c.source) for c in notebook.cells] == [(c.cell_type, c.source) for c in built.cells]
+    executed = [c for c in notebook.cells if c.cell_type == "code" and c.get("outputs")]
+    assert executed, f"{committed.name} was committed without outputs"
+    build_notebooks.key_outputs(notebook)  # the committed run printed its key outputs
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=_ids(SOURCES))
+def test_notebook_imports_only_the_package_stdlib_and_declared_dependencies(source):
+    for kind, text in build_notebooks.parse_cells(source.read_text()):
+        if kind != "code":
+            continue
+        for node in ast.walk(ast.parse(text)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                top = name.split(".")[0]
+                assert top in DECLARED or top in sys.stdlib_module_names, f"{source.name} imports {name}"
+                assert importlib.util.find_spec(top) is not None
+
+
+def test_parse_cells_rejects_code_before_the_first_marker():
+    with pytest.raises(ValueError, match="before the first"):
+        build_notebooks.parse_cells("x = 1\n# %%\ny = 2\n")
+
+
+EXPECTED = {  # key -> check on the fast run's value
+    "01": {"mean_rank_ic": math.isfinite, "inside_90": lambda v: 0.0 <= v <= 1.0,
+           "official": lambda v: v == "absent", "paths_shape": lambda v: v == [1, 40, 20, 6]},
+    "03": {"max_abs_corr_after": lambda v: v < 0.05, "max_abs_corr_before": lambda v: v > 0.05,
+           "rank_ic_raw": math.isfinite, "rank_ic_neutral": math.isfinite,
+           "excess_raw": math.isfinite, "excess_neutral": math.isfinite},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", SOURCES, ids=_ids(SOURCES))
+def test_notebook_executes_in_the_fast_setting(source, tmp_path_factory, monkeypatch):
+    work = tmp_path_factory.getbasetemp() / "notebook_work"  # shared: the synthetic market is generated once
+    monkeypatch.setenv("KRONOS_NOTEBOOK_FAST", "1")
+    monkeypatch.setenv("KRONOS_NOTEBOOK_WORKDIR", str(work))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    notebook = build_notebooks.execute(build_notebooks.build_notebook(source), timeout=900)
+    outputs = build_notebooks.key_outputs(notebook)
+    checks = EXPECTED.get(source.stem[:2], {})
+    assert checks, f"no key-output checks for {source.name}"
+    for key, check in checks.items():
+        assert key in outputs, f"{source.name} did not report {key}"
+        assert check(outputs[key]), f"{source.name}: {key} = {outputs[key]!r}"
