@@ -62,7 +62,7 @@ def generate_cached(model: Kronos, s1_history: torch.Tensor, s2_history: torch.T
     s2_all = s2_history.repeat_interleave(paths, dim=0)
     for step in range(horizon):
         s1_next = sample_tokens(model.head.proj_s1(hidden_last)[:, -1], flat_uniforms[:, step, 0], config.sampling)
-        s2_logits = model.fine_logits_last(hidden_last, s1_next, caches[-1])
+        s2_logits = model.fine_logits(hidden_last, s1_next[:, None], causal=True, dep_cache=caches[-1])[:, -1]
         s2_next = sample_tokens(s2_logits, flat_uniforms[:, step, 1], config.sampling)
         s1_all = torch.cat([s1_all, s1_next[:, None]], dim=1)
         s2_all = torch.cat([s2_all, s2_next[:, None]], dim=1)

@@ -54,17 +54,15 @@ class TemporalEmbedding(nn.Module):
 
 
 class DependencyAwareLayer(nn.Module):
-    """The fine head's conditioning: norm(h + cross_attn(query=emb_s1(s1), key=value=h))."""
+    """The fine head's conditioning weights: norm(h + cross_attn(query=emb_s1(s1), key=value=h)).
+
+    It has no forward: :meth:`Kronos.fine_logits` is the one place that runs it, with explicit causality.
+    """
 
     def __init__(self, d_model: int, attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
         super().__init__()
         self.cross_attn = Attention(d_model, DEPENDENCY_HEADS, attn_dropout_p, resid_dropout_p)
         self.norm = RMSNorm(d_model)
-
-    def forward(self, hidden: torch.Tensor, sibling: torch.Tensor) -> torch.Tensor:
-        # causal while training; in eval every query position sees all of h (official behaviour)
-        attended = self.cross_attn.cross(sibling, hidden, causal=self.training)
-        return self.norm(hidden + attended)
 
 
 class DualHead(nn.Module):
@@ -106,21 +104,57 @@ class Kronos(PretrainedMixin, nn.Module):
         hidden = self.trunk(self.embed(s1_ids, s2_ids, stamp))
         return self.head.proj_s1(hidden), hidden
 
-    def decode_s2(self, context: torch.Tensor, s1_ids: torch.Tensor) -> torch.Tensor:
-        """Fine logits (B, Tq, 2**s2_bits) conditioned on chosen coarse ids s1 (B, Tq) and context (B, T, d)."""
-        sibling = self.embedding.emb_s1(s1_ids)
-        return self.head.proj_s2(self.dep_layer(context, sibling))
+    def decode_s2(self, context: torch.Tensor, s1_ids: torch.Tensor, *, causal: bool = False) -> torch.Tensor:
+        """Fine logits (B, Tq, 2**s2_bits) conditioned on chosen coarse ids s1 (B, Tq) and context (B, T, d).
+
+        The official inference call: unmasked by default (every query sees all of h), in train and eval mode
+        alike; see :meth:`fine_logits`.
+        """
+        return self.fine_logits(context, s1_ids, causal=causal)
 
     def forward(self, s1_ids: torch.Tensor, s2_ids: torch.Tensor, stamp: torch.Tensor | None = None, *,
                 s1_condition: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> KronosOutput:
         """Training forward. The fine head is conditioned on ``s1_condition`` (B, T) — the true next
-        coarse ids for teacher forcing — or, when None, on coarse ids sampled from the s1 logits."""
+        coarse ids for teacher forcing — or, when None, on coarse ids sampled from the s1 logits.
+
+        The fine head is causal in train and eval mode alike: ``s1_condition[t]`` is token t+1's coarse id,
+        and h at t+1 (whose input is the target) must not be seen, or the validation loss would leak.
+        """
         s1_logits, hidden = self.decode_s1(s1_ids, s2_ids, stamp)
         if s1_condition is None:
             probs = s1_logits.detach().float().softmax(-1).flatten(0, 1)
             s1_condition = torch.multinomial(probs, 1, generator=generator).view(s1_ids.shape)
-        return KronosOutput(s1_logits, self.decode_s2(hidden, s1_condition))
+        return KronosOutput(s1_logits, self.fine_logits(hidden, s1_condition, causal=True))
+
+    def fine_logits(self, hidden: torch.Tensor, s1_ids: torch.Tensor, *, causal: bool,
+                    dep_cache: LayerCache | SharedPrefixCache | None = None) -> torch.Tensor:
+        """The dependency-aware fine (s2) head: logits (B, Tq, 2**s2_bits) given coarse ids s1 (B, Tq).
+
+        ``proj_s2(norm(h + cross_attn(query=emb_s1(s1), key=value=h)))``, the one implementation that
+        training, ``decode_s2`` and both generation engines run.
+
+        Args:
+            hidden: trunk states h. Without a cache (B, T, d), the keys/values. With a cache, (B, 1, d): the
+                newest state only.
+            causal: True: query t sees h[<= t] (needs Tq == T); training uses it, since s1_ids[t] is the next
+                token's id. False: every query sees all of h (the official eval-mode head; with Tq == 1 the
+                query sees h[<= t] either way).
+            dep_cache: keys/values of h from :meth:`cache_context`. The single query (Tq == 1) sits at rotary
+                position 0 (no rotation) and sees every cached position, which is causal by construction.
+        """
+        sibling = self.embedding.emb_s1(s1_ids)  # (B, Tq, d)
+        attn = self.dep_layer.cross_attn
+        if dep_cache is not None:
+            if sibling.shape[1] != 1 or not causal:
+                raise ValueError("a dependency cache serves one causal query (s1_ids (B, 1), causal=True)")
+            attended = attn.project_out(dep_cache.attend(attn.split_heads(attn.q_proj(sibling))))  # (B, 1, d)
+        else:
+            if causal and sibling.shape[1] != hidden.shape[1]:
+                raise ValueError(f"a causal fine head needs one coarse id per state, got {sibling.shape[1]} ids "
+                                 f"for {hidden.shape[1]} states")
+            attended = attn.cross(sibling, hidden, causal=causal)
+        return self.head.proj_s2(self.dep_layer.norm(hidden + attended))
 
     # ---- pieces the generation engine composes ---------------------------------------
     def embed(self, s1_ids: torch.Tensor, s2_ids: torch.Tensor, stamp: torch.Tensor | None) -> torch.Tensor:
@@ -151,14 +185,3 @@ class Kronos(PretrainedMixin, nn.Module):
         """Append the dependency layer's keys/values of new trunk states h (B, t, d)."""
         attn = self.dep_layer.cross_attn
         dep_cache.append(attn.split_heads(attn.k_proj(hidden)), attn.split_heads(attn.v_proj(hidden)))
-
-    def fine_logits_last(self, hidden_last: torch.Tensor, s1_ids: torch.Tensor,
-                         dep_cache: LayerCache | SharedPrefixCache):
-        """Fine logits (B, 2**s2_bits) at the newest position, as ``decode_s2(h, s1[:, None])[:, -1]``.
-
-        A single query sits at rotary position 0 (no rotation) and sees every cached position.
-        """
-        attn = self.dep_layer.cross_attn
-        query = attn.split_heads(attn.q_proj(self.embedding.emb_s1(s1_ids)[:, None, :]))  # (B, 4, 1, hd)
-        attended = attn.project_out(dep_cache.attend(query))  # (B, 1, d)
-        return self.head.proj_s2(self.dep_layer.norm(hidden_last + attended))[:, -1]

@@ -46,24 +46,12 @@ def predictor_loss(model: nn.Module, s1: torch.Tensor, s2: torch.Tensor, stamp: 
                    teacher_forcing: bool = True) -> PredictorLoss:
     """Next-token loss of Kronos (or its DDP wrapper) on token ids s1, s2 (B, T) and stamps (B, T, 5).
 
-    In training mode the model's own forward runs (causal fine head). In eval mode the fine head is
-    run causally by hand: Kronos' eval-mode dependency layer is unmasked, which would let position t
-    see h at t+1 (whose input token is the target) and make the validation loss leak.
+    The model's own forward runs in train and eval mode alike; its fine head is causal in both
+    (:meth:`~kronos_quant.model.kronos.Kronos.fine_logits`), so the validation loss cannot see the target.
     """
     (s1_in, s2_in, stamp_in), (s1_target, s2_target) = next_token_split(s1, s2, stamp)
     condition = s1_target if teacher_forcing else None
-    if model.training:
-        s1_logits, s2_logits = model(s1_in, s2_in, stamp_in, s1_condition=condition)
-    else:
-        s1_logits, s2_logits = causal_eval_logits(model, s1_in, s2_in, stamp_in, s1_target)
+    s1_logits, s2_logits = model(s1_in, s2_in, stamp_in, s1_condition=condition)
     ce_s1 = F.cross_entropy(s1_logits.float().flatten(0, 1), s1_target.flatten())
     ce_s2 = F.cross_entropy(s2_logits.float().flatten(0, 1), s2_target.flatten())
     return PredictorLoss((ce_s1 + ce_s2) / 2, ce_s1, ce_s2)
-
-
-def causal_eval_logits(model: nn.Module, s1_in, s2_in, stamp_in, s1_condition):
-    """(s1_logits, s2_logits) of an eval-mode Kronos with a causal dependency layer (teacher-forced s1)."""
-    s1_logits, hidden = model.decode_s1(s1_in, s2_in, stamp_in)
-    dep = model.dep_layer
-    attended = dep.cross_attn.cross(model.embedding.emb_s1(s1_condition), hidden, causal=True)
-    return s1_logits, model.head.proj_s2(dep.norm(hidden + attended))
