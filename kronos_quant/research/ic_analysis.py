@@ -9,9 +9,18 @@ Conventions
   ``t+1``. Returns are fractions (0.01 = 1 %).
 - IC is computed per date across instruments: IC = Pearson, RankIC = Spearman, via Qlib's
   ``qlib.contrib.eva.alpha.calc_ic`` (imported lazily). Summary statistics are taken over dates:
-  ``std`` uses ``ddof=1``, ``ICIR = mean / std`` and ``t = mean / std * sqrt(n_days)``.
-- Quantile ``1`` holds the lowest signal values, quantile ``n`` the highest; cumulative returns
-  are *summed* daily returns (as in Qlib's report graphs), not compounded.
+  ``std`` uses ``ddof=1``, ``ICIR = mean / std`` and the naive ``t = mean / std * sqrt(n_days)``.
+  With an h-day label consecutive ICs share h - 1 days of returns, so the naive t overstates;
+  ``hac_t`` is the Newey–West t-statistic (:mod:`kronos_quant.research.hac`, lags >= h), the one to
+  read. Long–short means get the same HAC t.
+- Quantile ``1`` holds the lowest signal values, quantile ``n`` the highest; tied scores share a
+  bucket. Cumulative returns are *summed* daily returns (as in Qlib's report graphs), not
+  compounded; with h > 1 they sum overlapping h-day labels.
+
+Qlib has plotting helpers for quantile group returns, long–short and top/bottom turnover
+(``qlib.contrib.report.analysis_model``); they return plotly figures only, need plotly, and split
+tied scores by sort order. This module keeps its own (documented per function, compared with
+Qlib's in the tests) and uses Qlib's numeric ``calc_ic`` and ``pred_autocorr``.
 """
 from __future__ import annotations
 
@@ -21,6 +30,9 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+
+from kronos_quant.research.hac import hac_mean
+from kronos_quant.research.report_headline import json_ready
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +71,11 @@ class ICStats:
     mean: float
     std: float  # ddof=1 over dates
     icir: float  # mean / std
-    t_stat: float  # mean / std * sqrt(n_days)
+    t_stat: float  # naive mean / std * sqrt(n_days); overstated when labels overlap
     hit_rate: float  # fraction of dates with IC > 0
     n_days: int  # dates with a finite IC
+    hac_t: float = float("nan")  # Newey-West t of the mean (lags >= label horizon)
+    hac_lags: int = 0  # Bartlett lags behind hac_t
 
 
 def ic_series(signal, label) -> pd.DataFrame:
@@ -74,9 +88,13 @@ def ic_series(signal, label) -> pd.DataFrame:
     return pd.DataFrame({"IC": ic, "RankIC": rank_ic}).astype(float)
 
 
-def ic_stats(ic: pd.Series) -> ICStats:
-    """Mean, std, ICIR, t-stat and hit rate of a daily IC series (NaN days are ignored)."""
+def ic_stats(ic: pd.Series, *, label_horizon: int = 1) -> ICStats:
+    """Mean, std, ICIR, naive and HAC t-stats and hit rate of a daily IC series (NaN days ignored).
+
+    ``label_horizon``: days the label spans; the HAC lags are at least this.
+    """
     values = pd.Series(ic, dtype=float).dropna()
+    hac = hac_mean(values.to_numpy(), label_horizon=label_horizon)
     n_days = int(values.size)
     mean = float(values.mean()) if n_days else float("nan")
     std = float(values.std(ddof=1)) if n_days > 1 else float("nan")
@@ -88,6 +106,8 @@ def ic_stats(ic: pd.Series) -> ICStats:
         t_stat=icir * np.sqrt(n_days),
         hit_rate=float((values > 0).mean()) if n_days else float("nan"),
         n_days=n_days,
+        hac_t=hac.t_stat,
+        hac_lags=hac.lags,
     )
 
 
@@ -135,14 +155,17 @@ def ic_decay(signal, labels: Mapping[int, pd.Series]) -> pd.DataFrame:
 def quantile_groups(signal, n_quantiles: int = 5) -> pd.Series:
     """Per-date quantile (1 = lowest signal .. n = highest) of each instrument.
 
-    With ``rank`` = 1..m (ties broken by order of appearance) on a date with m valid values,
-    the group is ``floor((rank - 1) * n / m) + 1`` -- equal-count buckets, NaN signal -> NaN group.
+    With ``rank`` the *average* rank 1..m on a date with m valid values, the group is
+    ``floor((rank - 1) * n / m) + 1``: equal-count buckets when there are no ties, and tied scores
+    (a ``prob_up`` from a few paths) always share one bucket, the one their average rank falls in.
+    NaN signal -> NaN group. Qlib's ``_group_return`` instead slices the sorted cross-section into
+    ``m // n`` rows per group, splitting ties by sort order and dropping the remainder.
     """
     if n_quantiles < 2:
         raise ValueError(f"n_quantiles must be >= 2; got {n_quantiles}")
     signal = as_panel_series(signal, "signal")
     by_date = signal.groupby(level="datetime")
-    rank = by_date.rank(method="first")
+    rank = by_date.rank(method="average")
     count = by_date.transform("count")
     return np.floor((rank - 1) * n_quantiles / count) + 1
 
@@ -168,7 +191,13 @@ def cumulative(returns):
 
 
 def top_quantile_turnover(signal, n_quantiles: int = 5) -> pd.Series:
-    """Daily turnover of the top quantile: ``1 - |S_t & S_{t-1}| / |S_t|`` (first date NaN)."""
+    """Daily turnover of the top quantile: ``1 - |S_t & S_{t-1}| / |S_t|`` (first date NaN).
+
+    ``S_t`` is the top bucket of :func:`quantile_groups` (ties kept together) on date t. Qlib's
+    ``_pred_turnover`` compares today's top ``m // n`` by today's score with today's instruments'
+    top by yesterday's score; the two agree on a fixed universe without ties (see the tests), but
+    Qlib's returns a plotly figure only and drops instruments that left the universe.
+    """
     groups = quantile_groups(signal, n_quantiles)
     top = groups[groups == n_quantiles]
     members = top.groupby(level="datetime").apply(lambda s: frozenset(s.index.get_level_values("instrument")))
@@ -180,19 +209,19 @@ def top_quantile_turnover(signal, n_quantiles: int = 5) -> pd.Series:
 
 
 def rank_autocorrelation(signal, lag: int = 1) -> pd.Series:
-    """Per date, Spearman correlation of the signal at ``t`` with the signal ``lag`` dates earlier.
+    """Per date, correlation of the signal's percentile ranks at ``t`` and ``lag`` dates earlier.
 
-    Only instruments present on both dates count; dates with < 2 common instruments are NaN.
+    Qlib's definition (``analysis_model``'s autocorrelation): ranks are taken per date over every
+    instrument, then ``qlib.contrib.eva.alpha.pred_autocorr`` correlates them over the instruments
+    present on both dates (the Spearman correlation when the universe is unchanged). Dates with
+    fewer than 2 common instruments are NaN.
     """
+    from qlib.contrib.eva.alpha import pred_autocorr  # lazy: research/ must import without qlib
+
     if lag < 1:
         raise ValueError(f"lag must be >= 1 date; got {lag}")
-    wide = as_panel_series(signal, "signal").unstack("instrument")
-    lagged = wide.shift(lag)
-    values = {}
-    for date in wide.index:
-        both = pd.DataFrame({"now": wide.loc[date], "before": lagged.loc[date]}).dropna()
-        values[date] = both["now"].corr(both["before"], method="spearman") if len(both) >= 2 else np.nan
-    return pd.Series(values, dtype=float, name="rank_autocorr").rename_axis("datetime")
+    ranks = as_panel_series(signal, "signal").groupby(level="datetime").rank(pct=True)
+    return pred_autocorr(ranks, lag=lag).astype(float).rename("rank_autocorr").rename_axis("datetime")
 
 
 def sign_hit_rate(signal, label, *, demean: bool = False) -> float:
@@ -236,6 +265,7 @@ class SignalAnalysis:
     by_year: pd.DataFrame  # (years, metrics)
     sign_hit_rate: float
     decay: pd.DataFrame | None = None  # (horizons, [IC, RankIC]) when labels/close were given
+    label_horizon: int = 1  # days the label spans (HAC lags are at least this)
 
 
 def analyze_signal(
@@ -245,15 +275,18 @@ def analyze_signal(
     n_quantiles: int = 5,
     rolling_window: int = 20,
     decay_labels: Mapping[int, pd.Series] | None = None,
+    label_horizon: int = 1,
 ) -> SignalAnalysis:
-    """Run every IC metric of this module on one signal/label pair."""
+    """Run every IC metric of this module on one signal/label pair (``label_horizon``: days)."""
+    if int(label_horizon) < 1:
+        raise ValueError(f"label_horizon must be >= 1 day; got {label_horizon}")
     signal = as_panel_series(signal, "signal")
     label = as_panel_series(label, "label")
     ic = ic_series(signal, label)
     quantiles = quantile_returns(signal, label, n_quantiles)
     return SignalAnalysis(
         ic=ic,
-        ic_stats={column: ic_stats(ic[column]) for column in ic.columns},
+        ic_stats={column: ic_stats(ic[column], label_horizon=label_horizon) for column in ic.columns},
         rolling_ic=rolling_ic(ic, rolling_window),
         quantile_returns=quantiles,
         long_short=long_short(quantiles),
@@ -262,12 +295,13 @@ def analyze_signal(
         by_year=ic_by_year(ic),
         sign_hit_rate=sign_hit_rate(signal, label),
         decay=ic_decay(signal, decay_labels) if decay_labels else None,
+        label_horizon=int(label_horizon),
     )
 
 
-def summarize_ic(signal, label, *, n_quantiles: int = 5) -> dict:
+def summarize_ic(signal, label, *, n_quantiles: int = 5, label_horizon: int = 1) -> dict:
     """JSON-ready headline numbers of ``signal`` against ``label``; see :func:`summarize_analysis`."""
-    return summarize_analysis(analyze_signal(signal, label, n_quantiles=n_quantiles))
+    return summarize_analysis(analyze_signal(signal, label, n_quantiles=n_quantiles, label_horizon=label_horizon))
 
 
 def summarize_analysis(analysis: SignalAnalysis) -> dict:
@@ -276,13 +310,16 @@ def summarize_analysis(analysis: SignalAnalysis) -> dict:
     for column, stats in analysis.ic_stats.items():
         summary.update({f"{column}_{key}": value for key, value in asdict(stats).items()})
     spread = analysis.long_short.dropna()
+    spread_hac = hac_mean(spread.to_numpy(), label_horizon=analysis.label_horizon)
     summary.update(
         {
-            "long_short_mean": float(spread.mean()) if len(spread) else float("nan"),
+            "label_horizon": analysis.label_horizon,
+            "long_short_mean": spread_hac.mean,
+            "long_short_hac_t": spread_hac.t_stat,
             "long_short_cumulative": float(spread.sum()),
             "top_quantile_turnover_mean": float(analysis.turnover.mean()),
             "rank_autocorr_mean": float(analysis.rank_autocorr.mean()),
             "sign_hit_rate": analysis.sign_hit_rate,
         }
     )
-    return {key: (None if isinstance(value, float) and not np.isfinite(value) else value) for key, value in summary.items()}
+    return json_ready(summary)

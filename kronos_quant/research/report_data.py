@@ -15,7 +15,8 @@ Conventions
 """
 from __future__ import annotations
 
-import math
+import logging
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -23,8 +24,35 @@ import numpy as np
 import pandas as pd
 
 from kronos_quant.research.ic_analysis import SignalAnalysis, analyze_signal, as_panel_series, summarize_analysis
+from kronos_quant.research.report_headline import finite_or_none
+
+logger = logging.getLogger(__name__)
 
 PORTFOLIO_COLUMNS = ("return", "bench", "cost", "turnover")
+RAW_SUFFIX = "_raw"  # the signal before NeutralizeSignalRecord is reported as "<name>_raw"
+# Qlib's return labels: Ref($f, -a) / Ref($f, -b) - 1 (or / $f, b = 0) span a - b days
+RETURN_LABEL = re.compile(
+    r"^\s*Ref\(\s*\$(\w+)\s*,\s*-(\d+)\s*\)\s*/\s*(?:Ref\(\s*\$\1\s*,\s*-(\d+)\s*\)|\$\1)\s*-\s*1\s*$"
+)
+
+
+def raw_signal_name(name: str) -> str:
+    """The report name of a signal's raw (not neutralized) version: ``"kronos" -> "kronos_raw"``."""
+    return f"{name}{RAW_SUFFIX}"
+
+
+def label_horizon_of(expression: str | None) -> int | None:
+    """Days spanned by a Qlib return label ``Ref($close, -a) / Ref($close, -b) - 1`` (``a - b``).
+
+    ``None`` when the expression is missing or not of that form (the caller then states it as is).
+    """
+    if not expression:
+        return None
+    match = RETURN_LABEL.match(expression)
+    if match is None:
+        return None
+    horizon = int(match.group(2)) - int(match.group(3) or 0)
+    return horizon if horizon >= 1 else None
 EXCESS_KEYS = ("excess_return_without_cost", "excess_return_with_cost")  # Qlib's port_analysis keys
 
 
@@ -38,10 +66,16 @@ class SignalResult:
     portfolio_report: pd.DataFrame | None = None  # report_normal_1day.pkl
     risk_tables: pd.DataFrame | None = None  # port_analysis_1day.pkl; recomputed when None
     decay_labels: Mapping[int, pd.Series] | None = None  # {horizon: label} for IC decay
+    label_expression: str | None = None  # the handler's label, e.g. "Ref($close, -2) / Ref($close, -1) - 1"
+    label_horizon: int | None = None  # days the label spans; None: parsed from label_expression, else 1
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str):
             raise ValueError("SignalResult.name must be a non-empty string, e.g. 'kronos_raw'")
+        if self.label_horizon is None:
+            object.__setattr__(self, "label_horizon", label_horizon_of(self.label_expression) or 1)
+        if int(self.label_horizon) < 1:
+            raise ValueError(f"{self.name}.label_horizon must be >= 1 day; got {self.label_horizon}")
         object.__setattr__(self, "pred", as_panel_series(self.pred, f"{self.name}.pred"))
         object.__setattr__(self, "label", as_panel_series(self.label, f"{self.name}.label"))
         if self.portfolio_report is not None:
@@ -59,6 +93,10 @@ def portfolio_curves(report: pd.DataFrame) -> pd.DataFrame:
     Columns: ``return, bench, cost, turnover, excess_without_cost, excess_with_cost`` (daily)
     and ``cum_return, cum_bench, cum_excess_without_cost, cum_excess_with_cost,
     drawdown_without_cost, drawdown_with_cost`` (cumulative sums).
+
+    The numbers equal Qlib's ``analysis_position.report._calculate_report_data`` (tested), which is
+    not called because its module imports plotly (not a dependency) and it turns the index into
+    date strings in place.
     """
     curves = report.loc[:, list(PORTFOLIO_COLUMNS)].astype(float).copy()
     curves["excess_without_cost"] = curves["return"] - curves["bench"]
@@ -111,16 +149,11 @@ class ReportEntry:
     metrics: dict  # JSON-ready headline numbers
 
 
-def _finite_or_none(value):
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def build_entry(result: SignalResult, *, n_quantiles: int = 5, rolling_window: int = 20) -> ReportEntry:
     """Compute the IC analysis, portfolio curves, risk tables and metrics of one signal."""
     analysis = analyze_signal(
         result.pred, result.label, n_quantiles=n_quantiles, rolling_window=rolling_window,
-        decay_labels=result.decay_labels,
+        decay_labels=result.decay_labels, label_horizon=result.label_horizon,
     )
     metrics = summarize_analysis(analysis)
     curves = risk = None
@@ -129,8 +162,8 @@ def build_entry(result: SignalResult, *, n_quantiles: int = 5, rolling_window: i
         risk = normalize_risk_tables(result.risk_tables) if result.risk_tables is not None else risk_tables(result.portfolio_report)
         for key in risk.columns:
             for metric, value in risk[key].items():
-                metrics[f"{key}.{metric}"] = _finite_or_none(value)
-        metrics["turnover_mean"] = _finite_or_none(curves["turnover"].mean())
+                metrics[f"{key}.{metric}"] = finite_or_none(value)
+        metrics["turnover_mean"] = finite_or_none(curves["turnover"].mean())
     return ReportEntry(result=result, analysis=analysis, curves=curves, risk=risk, metrics=metrics)
 
 

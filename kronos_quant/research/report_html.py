@@ -8,8 +8,12 @@
     out_dir/summary.csv          metrics x signals
     out_dir/<signal>_ic.csv, _quantile_returns.csv, _ic_by_year.csv, [_risk.csv, _portfolio.csv, _ic_decay.csv]
 
-Every number in the summary table is rendered as ``<td data-signal=.. data-metric=..>`` with
-:data:`NUMBER_FORMAT`, so tests and scripts can parse it back.
+The page leads with the formatted headline (:func:`kronos_quant.research.report_headline.headline_table`:
+IC, RankIC, ICIR, HAC t, annualised excess return with and without cost, IR, max drawdown,
+turnover; percentages as percentages) and states each signal's label. The full metric list follows;
+every number in it is rendered as ``<td data-signal=.. data-metric=..>`` with
+:data:`NUMBER_FORMAT`, so tests and scripts can parse it back (headline cells carry
+``data-headline=..`` instead).
 """
 from __future__ import annotations
 
@@ -20,10 +24,10 @@ import logging
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from kronos_quant.research import report_figures as figures
+from kronos_quant.research.report_headline import finite_or_none, headline_table, json_ready
 from kronos_quant.research.report_data import (
     ReportEntry,
     SignalResult,
@@ -39,6 +43,7 @@ NUMBER_FORMAT = "{:.6g}"  # 6 significant digits in HTML tables
 STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}"
     "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}img{max-width:100%}"
+    "table.headline td{font-size:1.1em;min-width:7em}"
 )
 
 
@@ -48,7 +53,8 @@ def safe_name(name: str) -> str:
 
 
 def _format(value) -> str:
-    return "" if value is None or not np.isfinite(value) else NUMBER_FORMAT.format(value)
+    value = finite_or_none(value)
+    return "" if value is None else NUMBER_FORMAT.format(value)
 
 
 def _table_html(frame: pd.DataFrame, *, tag: str | None = None) -> str:
@@ -62,6 +68,36 @@ def _table_html(frame: pd.DataFrame, *, tag: str | None = None) -> str:
             cells.append(f"<td{attrs}>{_format(float(value))}</td>")
         rows.append(f"<tr><th>{html.escape(str(metric))}</th>{''.join(cells)}</tr>")
     return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+
+
+def headline_html(metrics: dict) -> str:
+    """The formatted headline table (``{signal: metrics}``) as HTML; cells carry ``data-headline``."""
+    table = headline_table(metrics)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    rows = []
+    for label, values in table.iterrows():
+        cells = "".join(
+            f'<td data-headline="{html.escape(str(label))}" data-signal="{html.escape(str(column))}">{html.escape(text)}</td>'
+            for column, text in values.items()
+        )
+        rows.append(f"<tr><th>{html.escape(str(label))}</th>{cells}</tr>")
+    return f"<table class='headline'><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+
+
+def label_note(entries: list[ReportEntry]) -> str:
+    """One sentence per distinct label: the expression read from the run and its horizon in days."""
+    groups: dict[tuple, list[str]] = {}
+    for entry in entries:
+        key = (entry.result.label_expression, entry.result.label_horizon)
+        groups.setdefault(key, []).append(entry.result.name)
+    parts = []
+    for (expression, horizon), names in groups.items():
+        what = f"<code>{html.escape(expression)}</code>" if expression else "not recorded in the run"
+        parts.append(
+            f"Label of {html.escape(', '.join(names))}: {what} ({horizon}-day horizon; HAC t-statistics use "
+            f"Newey–West lags of at least {horizon} days)."
+        )
+    return " ".join(parts)
 
 
 def _image_html(png: bytes, caption: str) -> str:
@@ -119,15 +155,12 @@ def render_html(entries: list[ReportEntry], pngs: dict[str, tuple[str, bytes]], 
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        "<p>Label: Qlib forward return close[t+2]/close[t+1]-1 unless stated; returns are fractions; "
-        "IC is per date; cumulative curves are sums of daily returns.</p>"
-        f"<h2>Summary</h2>{_table_html(summary, tag='signal')}"
+        f"<p>{label_note(entries)} Returns in the full list are fractions; IC is per date; cumulative curves "
+        "are sums of daily returns.</p>"
+        f"<h2>Headline</h2>{headline_html({entry.result.name: entry.metrics for entry in entries})}"
+        f"<h2>All metrics</h2>{_table_html(summary, tag='signal')}"
         f"<h2>Figures</h2>{images}<h2>Tables</h2>{_signal_sections(entries)}</body></html>"
     )
-
-
-def _json_ready(metrics: dict) -> dict:
-    return {key: (None if isinstance(v, float) and not np.isfinite(v) else v) for key, v in metrics.items()}
 
 
 def write_report(
@@ -157,7 +190,7 @@ def write_report(
     for entry in entries:
         _write_tables(entry, out_dir)
     summary_table(entries).to_csv(out_dir / "summary.csv")
-    metrics = {entry.result.name: _json_ready(entry.metrics) for entry in entries}
+    metrics = json_ready({entry.result.name: entry.metrics for entry in entries})
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
     report_path = out_dir / "report.html"
     report_path.write_text(render_html(entries, pngs, title), encoding="utf-8")

@@ -136,3 +136,24 @@ def test_rolling_ic_survives_one_missing_day():
     rolled = ica.rolling_ic(ic, window=4)["IC"]
     assert rolled.iloc[:2].isna().all()  # fewer than 3 finite ICs so far
     np.testing.assert_allclose(rolled.iloc[3:], [0.2, 0.3, 0.4])
+
+
+def test_hac_t_stats_use_the_label_horizon():
+    from kronos_quant.research.hac import hac_mean
+
+    rng = np.random.default_rng(5)
+    dates = pd.bdate_range("2021-01-04", periods=60, name="datetime")
+    index = pd.MultiIndex.from_product([dates, [f"S{i}" for i in range(8)]], names=["datetime", "instrument"])
+    signal = pd.Series(rng.normal(size=len(index)), index=index)
+    label = pd.Series(0.3 * signal.to_numpy() + rng.normal(size=len(index)), index=index)
+    analysis = ica.analyze_signal(signal, label, n_quantiles=2, label_horizon=10)
+    stats = analysis.ic_stats["IC"]
+    assert stats.hac_lags == 10
+    assert stats.hac_t == pytest.approx(hac_mean(analysis.ic["IC"].to_numpy(), label_horizon=10).t_stat, rel=1e-12)
+    assert stats.hac_t != pytest.approx(stats.t_stat, rel=1e-3)
+    summary = ica.summarize_analysis(analysis)
+    assert summary["label_horizon"] == 10 and summary["RankIC_hac_lags"] == 10
+    spread = analysis.long_short.dropna().to_numpy()
+    assert summary["long_short_hac_t"] == pytest.approx(hac_mean(spread, label_horizon=10).t_stat, rel=1e-12)
+    with pytest.raises(ValueError, match="label_horizon"):
+        ica.analyze_signal(signal, label, label_horizon=0)

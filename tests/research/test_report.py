@@ -114,3 +114,34 @@ def test_bad_inputs(tmp_path):
         write_report([good, good], tmp_path)
     with pytest.raises(ValueError, match="report_normal_1day"):
         SignalResult("b", good.pred, good.label, good.portfolio_report.drop(columns="cost"))
+
+
+def test_headline_leads_with_formatted_numbers_and_the_label(tmp_path):
+    from dataclasses import replace
+
+    from kronos_quant.research.report_data import label_horizon_of
+
+    run = replace(_fake_run("kronos", 3, 1.0), label_expression="Ref($close, -6) / Ref($close, -1) - 1", label_horizon=None)
+    assert run.label_horizon == 5 == label_horizon_of(run.label_expression)
+    text = write_report([run], tmp_path, rolling_window=5).read_text()
+    assert text.index("<h2>Headline</h2>") < text.index("<h2>All metrics</h2>") < text.index("<h2>Figures</h2>")
+    assert "Ref($close, -6) / Ref($close, -1) - 1</code> (5-day horizon" in text
+    assert "close[t+2]" not in text  # no hard-coded label
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["kronos"]
+    assert metrics["label_horizon"] == 5 and metrics["IC_hac_lags"] >= 5
+
+    def cell(label):
+        match = re.search(rf'data-headline="{re.escape(label)}" data-signal="kronos">([^<]*)</td>', text)
+        assert match, label
+        return match.group(1)
+
+    annualised = metrics["excess_return_with_cost.annualized_return"]
+    assert cell("Annualised excess return, with cost") == f"{100 * annualised:.2f}%"
+    assert cell("Max drawdown, with cost").endswith("%") and cell("Turnover, daily mean").endswith("%")
+    assert float(cell("HAC t (IC)")) == pytest.approx(metrics["IC_hac_t"], abs=5e-3)
+    assert float(cell("IC (mean)")) == pytest.approx(metrics["IC_mean"], abs=5e-5)
+
+
+def test_unknown_label_is_said_so(rendered):
+    _, _, path = rendered
+    assert "not recorded in the run (1-day horizon" in path.read_text()
