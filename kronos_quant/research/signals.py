@@ -20,7 +20,6 @@ from typing import Callable
 import numpy as np
 
 CLOSE_INDEX = 3  # field order: open, high, low, close, volume, amount
-DEFAULT_EPS = 1e-8  # floor for the cross-path std in risk_adjusted_return
 
 
 def _validate(paths, last_close) -> tuple[np.ndarray, np.ndarray]:
@@ -80,17 +79,23 @@ def min_return(paths, last_close) -> np.ndarray:
     return closes.mean(axis=1).min(axis=1) / last - 1.0
 
 
-def risk_adjusted_return(paths, last_close, *, eps: float = DEFAULT_EPS) -> np.ndarray:
+def risk_adjusted_return(paths, last_close) -> np.ndarray:
     """Mean / std across paths of the per-path horizon-end return. ``(N,)``, unitless.
 
-    The std is the population std (``ddof=0``) over the P paths, floored at ``eps`` so a single
-    path (or identical paths) gives ``mean / eps`` instead of a division by zero.
+    The std is the population std (``ddof=0``) over the P paths, so P >= 2 paths are needed (one
+    path is a ValueError). An instrument whose paths all end at the same close has no spread: its
+    score is NaN (Qlib's IC skips it, Top-K sorts it last) rather than a division by a tiny floor.
     """
-    if eps <= 0:
-        raise ValueError(f"eps must be > 0; got {eps}")
     closes, last = _validate(paths, last_close)
+    if closes.shape[1] < 2:
+        raise ValueError(
+            "risk_adjusted_return needs >= 2 sample paths (it divides by their spread); "
+            "sample more paths or use expected_return"
+        )
     end_returns = closes[:, :, -1] / last[:, None] - 1.0  # (N, P)
-    return end_returns.mean(axis=1) / np.maximum(end_returns.std(axis=1), eps)
+    spread = end_returns.std(axis=1)
+    no_spread = np.ptp(end_returns, axis=1) == 0  # identical paths: exactly no spread
+    return np.where(no_spread, np.nan, end_returns.mean(axis=1) / np.where(no_spread, 1.0, spread))
 
 
 def predicted_volatility(paths, last_close) -> np.ndarray:

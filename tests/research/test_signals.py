@@ -29,7 +29,7 @@ def _paths() -> tuple[np.ndarray, np.ndarray]:
         ("mean_return", [0.05, 0.1]),  # mean path [10, 11] -> 10.5 / 10 - 1
         ("max_return", [0.1, 0.1]),
         ("min_return", [0.0, 0.1]),
-        ("risk_adjusted_return", [1.0, 0.1 / signals.DEFAULT_EPS]),  # end rets (0.2, 0.0): 0.1 / 0.1
+        ("risk_adjusted_return", [1.0, np.nan]),  # end rets (0.2, 0.0): 0.1 / 0.1; identical paths: NaN
         ("prob_up", [0.5, 1.0]),  # 10 > 10 is not up
     ],
 )
@@ -48,12 +48,14 @@ def test_predicted_volatility_hand_computed():
     )
 
 
-def test_risk_adjusted_eps_floor_and_validation():
+def test_risk_adjusted_needs_two_paths_and_spread():
     paths, last = _paths()
-    out = signals.risk_adjusted_return(paths, last, eps=0.5)
-    np.testing.assert_allclose(out, [0.1 / 0.5, 0.1 / 0.5])  # std floored: max(0.1, 0.5) and max(0, 0.5)
-    with pytest.raises(ValueError, match="eps"):
-        signals.risk_adjusted_return(paths, last, eps=0.0)
+    out = signals.risk_adjusted_return(paths, last)
+    assert out[0] == pytest.approx(1.0) and np.isnan(out[1])  # instrument 2's paths end at the same close
+    with pytest.raises(ValueError, match=">= 2 sample paths"):
+        signals.risk_adjusted_return(paths[:, :1], last)
+    with pytest.raises(TypeError):
+        signals.risk_adjusted_return(paths, last, eps=1e-8)  # no hidden floor any more
 
 
 def test_unknown_name_lists_valid_names():
