@@ -34,6 +34,19 @@ def ensure_qlib(uri: str) -> None:
     init_qlib(tracking_uri=uri, reuse=True)
 
 
+def check_store_exists(uri: str) -> None:
+    """A ValueError when a local tracking store (``file:`` folder or sqlite file) does not exist yet."""
+    if uri.startswith("file:"):
+        path = Path(uri[len("file:"):].removeprefix("//"))
+    elif uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+    else:
+        return  # a server: it answers for itself
+    if not path.exists():
+        raise ValueError(f"no MLflow tracking store at {path.absolute()} (nothing was recorded there); pass the "
+                         "workflow's store with --uri, e.g. --uri sqlite:///mlflow.db or --uri mlruns")
+
+
 QRUN_DEFAULT_RECORDER_NAME = "mlflow_recorder"
 
 
@@ -56,6 +69,7 @@ def load_runs(experiment: str, run_ids=None, *, uri: str | None = None, latest: 
     from qlib.workflow import R
 
     uri = normalize_uri(uri)
+    check_store_exists(uri)  # before qlib.init, which would create an empty store
     ensure_qlib(uri)
     with R.uri_context(uri):
         try:
