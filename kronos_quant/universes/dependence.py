@@ -35,17 +35,27 @@ CLOSE = 3  # field order: open, high, low, close, volume, amount
 
 
 @torch.inference_mode()
-def s1_return_order(tokenizer: KronosTokenizer) -> np.ndarray:
+def s1_return_order(tokenizer: KronosTokenizer, context: torch.Tensor | None = None) -> np.ndarray:
     """int64 (2**s1_bits,) coarse token ids sorted by the close they decode to, lowest first.
 
-    Each coarse code is decoded alone (a one-token sequence, coarse-only decoder path), so the order is
-    context-free: a proxy for "this token means a lower close than that one", measured in
-    :func:`order_monotonicity` on generated paths.
+    With ``context`` (B, T, 6) normalised windows (e.g. the members' lookbacks), each candidate coarse
+    token replaces the last token of every window (its fine token kept) and is decoded in that context;
+    the order sorts the candidates' decoded close averaged over the windows. Without context, each
+    coarse code is decoded alone (coarse-only decoder path), a cruder proxy. How well the order tracks
+    realised returns is measured by :func:`order_monotonicity` on generated paths.
     """
-    ids = torch.arange(2 ** tokenizer.s1_bits)[:, None]  # (V, 1): one-token sequences
-    codes = tokenizer.tokenizer.ids_to_codes(ids)  # (V, 1, s1_bits)
+    vocab = 2 ** tokenizer.s1_bits
     device = next(tokenizer.parameters()).device
-    closes = tokenizer.decode_codes(codes.to(device), coarse_only=True)[:, 0, CLOSE]
+    if context is None:
+        codes = tokenizer.tokenizer.ids_to_codes(torch.arange(vocab, device=device)[:, None])  # (V, 1, bits)
+        closes = tokenizer.decode_codes(codes, coarse_only=True)[:, 0, CLOSE]
+    else:
+        s1, s2 = tokenizer.encode(context.to(device).float(), half=True)  # (B, T)
+        batch = s1.shape[0]
+        candidates = torch.arange(vocab, device=device).repeat(batch)[:, None]  # (B * V, 1)
+        fine = s2[:, -1:].repeat_interleave(vocab, 0)
+        decoded = tokenizer.decode_continuations((s1[:, :-1], s2[:, :-1]), (candidates, fine))  # (B * V, 1, 6)
+        closes = decoded[:, 0, CLOSE].reshape(batch, vocab).mean(0)
     return torch.argsort(closes.float().cpu(), stable=True).numpy().astype(np.int64)
 
 

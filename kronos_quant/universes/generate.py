@@ -24,7 +24,7 @@ from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import SamplingConfig
 from kronos_quant.model.kronos import Kronos
 from kronos_quant.model.tokenizer import KronosTokenizer
-from kronos_quant.normalization import NORM_EPS, fit_scale, normalize
+from kronos_quant.normalization import NORM_EPS, derived_amount, fit_scale, normalize
 from kronos_quant.time_features import time_features
 from kronos_quant.universes.dependence import factor_uniforms, s1_return_order
 from kronos_quant.universes.history import MarketHistory
@@ -99,21 +99,28 @@ class _OrderedCoarseVocab:
     """Kronos seen through a permutation of its coarse vocabulary: position k stands for token order[k].
 
     The engine samples by inverse CDF over vocabulary positions; here those positions run from the lowest
-    to the highest decoded close, so the same uniform means "a high return" in every series.
+    to the highest decoded close, so the same uniform means "a high return" in every series. Every model
+    method that takes coarse ids maps them back; any other attribute the engine asks for must be in
+    ``ID_FREE`` (methods that never see coarse ids), else this raises rather than silently mixing id spaces.
     """
+
+    ID_FREE = frozenset({"trunk", "new_caches", "new_dependency_cache", "cache_context", "parameters", "config"})
 
     def __init__(self, model: Kronos, order: torch.Tensor):
         self._model, self._order = model, order
         self.head = SimpleNamespace(proj_s1=lambda hidden: model.head.proj_s1(hidden)[..., order])
 
     def __getattr__(self, name):
+        if name not in self.ID_FREE:
+            raise AttributeError(f"the generation engine asked the ordered-vocabulary view for {name!r}; map its "
+                                 "coarse ids in kronos_quant.universes.generate._OrderedCoarseVocab")
         return getattr(self._model, name)
 
     def embed(self, s1_ids, s2_ids, stamp):
         return self._model.embed(self._order[s1_ids], s2_ids, stamp)
 
-    def fine_logits_last(self, hidden_last, s1_ids, dep_cache):
-        return self._model.fine_logits_last(hidden_last, self._order[s1_ids], dep_cache)
+    def fine_logits(self, hidden, s1_ids, **kwargs):
+        return self._model.fine_logits(hidden, self._order[s1_ids], **kwargs)
 
 
 def _lookback_windows(history: MarketHistory, lookback: int) -> tuple[list[int], np.ndarray, np.ndarray]:
@@ -135,6 +142,15 @@ def _lookback_windows(history: MarketHistory, lookback: int) -> tuple[list[int],
         logger.info("%d of %d members lack %d valid bars before t0 and are left out", dropped, valid.shape[1],
                     lookback)
     return kept, np.stack(windows), np.stack(stamps)
+
+
+def _coarse_order(tokenizer: KronosTokenizer, x_all: np.ndarray, ordered: bool, max_windows: int = 64
+                  ) -> np.ndarray:
+    """The coarse vocabulary order: by decoded close in the members' own lookbacks, or the natural order."""
+    if not ordered:
+        return np.arange(2 ** tokenizer.s1_bits)
+    step = max(1, len(x_all) // max_windows)
+    return s1_return_order(tokenizer, torch.from_numpy(x_all[::step][:max_windows]))
 
 
 def _chunks(n_instruments: int, n_universes: int, rows_per_chunk: int):
@@ -167,8 +183,7 @@ def generate_universes(tokenizer: KronosTokenizer, model: Kronos, history: Marke
     y_stamp = time_features(dates)
     n_inst, n_univ, horizon = len(kept), int(config.n_universes), config.horizon
     uniforms = factor_uniforms(n_inst, n_univ, horizon, rho=config.rho, seed=config.seed).float()
-    order = torch.from_numpy(s1_return_order(tokenizer) if config.ordered_tokens
-                             else np.arange(2 ** tokenizer.s1_bits)).to(device)
+    order = torch.from_numpy(_coarse_order(tokenizer, x_all, config.ordered_tokens)).to(device)
     rank = torch.empty_like(order)
     rank[order] = torch.arange(order.numel(), device=device)
     view = _OrderedCoarseVocab(model, order)
@@ -223,5 +238,5 @@ def tidy_bars(paths: np.ndarray, last_close: np.ndarray, *, limit: float | None)
     bars[..., 1] = np.maximum(bars[..., 1], body_high)
     bars[..., 2] = np.minimum(bars[..., 2], body_low)
     bars[..., 4] = np.maximum(bars[..., 4], 0.0)
-    bars[..., 5] = bars[..., 4] * bars[..., :4].mean(axis=-1)
+    bars[..., 5] = derived_amount(bars)
     return bars

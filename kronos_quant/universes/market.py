@@ -46,17 +46,20 @@ def benchmark_level(close: np.ndarray) -> np.ndarray:
     return BENCHMARK_BASE * np.cumprod(1.0 + equal_weight_returns(close), axis=-1)
 
 
+def check_signal(name: str) -> tuple[str, int]:
+    """(kind, days) of a naive factor name, or a ValueError naming the accepted forms."""
+    match = SIGNAL_PATTERN.match(str(name))
+    if match is None or int(match.group(2)) < 1:
+        raise ValueError(f"unknown signal {name!r}; use reversal_<days> or momentum_<days> (days >= 1), e.g. "
+                         "reversal_5, momentum_20")
+    return match.group(1), int(match.group(2))
+
+
 def factor_signal(name: str, close: np.ndarray) -> np.ndarray:
     """A naive factor on closes (..., D, I): ``reversal_k`` = -(close / Ref(close, k) - 1) and
     ``momentum_k`` = close / Ref(close, k) - 1, both NaN where either close is missing (as Qlib's
     ``Ref`` over calendar rows). Equivalent Qlib expressions: :func:`factor_expression`."""
-    match = SIGNAL_PATTERN.match(name)
-    if match is None:
-        raise ValueError(f"unknown signal {name!r}; use reversal_<days> or momentum_<days>, e.g. reversal_5, "
-                         "momentum_20")
-    kind, days = match.group(1), int(match.group(2))
-    if days < 1:
-        raise ValueError(f"signal {name!r} needs a window >= 1 day")
+    kind, days = check_signal(name)
     lagged = np.concatenate([np.full_like(close[..., :days, :], np.nan), close[..., :-days, :]], axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
         momentum = close / lagged - 1.0
@@ -65,11 +68,9 @@ def factor_signal(name: str, close: np.ndarray) -> np.ndarray:
 
 def factor_expression(name: str) -> str:
     """The Qlib expression of a naive factor name (for workflows on generated providers)."""
-    match = SIGNAL_PATTERN.match(name)
-    if match is None:
-        raise ValueError(f"unknown signal {name!r}; use reversal_<days> or momentum_<days>")
-    ratio = f"$close/Ref($close, {int(match.group(2))})-1"
-    return f"-({ratio})" if match.group(1) == "reversal" else ratio
+    kind, days = check_signal(name)
+    ratio = f"$close/Ref($close, {days})-1"
+    return f"-({ratio})" if kind == "reversal" else ratio
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,16 @@ class SimulationInputs:
     bench: np.ndarray  # (U, H)
 
 
-def simulation_inputs(universes: Universes, signal: str) -> SimulationInputs:
-    """Closes, changes, the lagged signal and the derived benchmark over the generated days."""
-    panel = universes.close_panel().astype(np.float64)  # (U, D_hist + H, I)
-    start = len(universes.history.dates)
+def inputs_from_panel(panel: np.ndarray, start: int, signal: str) -> SimulationInputs:
+    """Simulation inputs over days [start, D) of close panels (U, D, I); the signal on day d is the factor
+    at the close of day d - 1, the benchmark the members' equal-weight index."""
+    if start < 1 or start >= panel.shape[1]:
+        raise ValueError(f"start must leave >= 1 day before and after it, got {start} of {panel.shape[1]} days")
     scores = factor_signal(signal, panel)
     return SimulationInputs(close=panel[:, start:], change=change_panel(panel)[:, start:],
                             signal=scores[:, start - 1:-1], bench=equal_weight_returns(panel)[:, start:])
+
+
+def simulation_inputs(universes: Universes, signal: str) -> SimulationInputs:
+    """Closes, changes, the lagged signal and the derived benchmark over the generated days."""
+    return inputs_from_panel(universes.close_panel().astype(np.float64), len(universes.history.dates), signal)
