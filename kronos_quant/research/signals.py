@@ -98,22 +98,34 @@ def risk_adjusted_return(paths, last_close) -> np.ndarray:
     return np.where(no_spread, np.nan, end_returns.mean(axis=1) / np.where(no_spread, 1.0, spread))
 
 
-def predicted_volatility(paths, last_close) -> np.ndarray:
+def predicted_volatility(paths, last_close, *, horizon: int | None = None) -> np.ndarray:
     """Forecast daily volatility: per-path std of close log returns, averaged over paths. ``(N,)``.
 
-    For each path the H log returns are ``log(c_1 / last_close), log(c_2 / c_1), ...,
-    log(c_H / c_{H-1})`` (the first step starts from the last real close). Their population std
-    (``ddof=0``, so H = 1 gives 0) is taken per path and then averaged over the P paths.
-    Units: per bar (daily for daily bars), as a fraction.
+    For each path the first ``horizon`` (default: all H) log returns are ``log(c_1 / last_close),
+    log(c_2 / c_1), ..., log(c_h / c_{h-1})`` (the first step starts from the last real close). Their
+    population std (``ddof=0``, so one bar gives 0) is taken per path and then averaged over the P paths.
+    Units: per bar (daily for daily bars), as a fraction. A ``horizon`` longer than the forecast's H is a
+    ValueError. For the volatility *at* a horizon (mean of squared returns, defined for h = 1) see
+    :func:`kronos_quant.research.volatility.horizon_volatility`.
     """
     closes, last = _validate(paths, last_close)
+    if horizon is not None:
+        if int(horizon) < 1 or int(horizon) > closes.shape[2]:
+            raise ValueError(f"horizon must be in [1, {closes.shape[2]}] (the forecast's bars), got {horizon}; "
+                             "forecast more bars or use a shorter horizon")
+        closes = closes[:, :, : int(horizon)]
     if np.any(closes <= 0):
         raise ValueError("predicted_volatility needs forecast closes > 0 (log returns)")
     n_inst, n_paths, _ = closes.shape
     start = np.broadcast_to(last[:, None, None], (n_inst, n_paths, 1))
-    log_prices = np.log(np.concatenate([start, closes], axis=2))  # (N, P, H + 1)
-    log_returns = np.diff(log_prices, axis=2)  # (N, P, H)
+    log_prices = np.log(np.concatenate([start, closes], axis=2))  # (N, P, h + 1)
+    log_returns = np.diff(log_prices, axis=2)  # (N, P, h)
     return log_returns.std(axis=2).mean(axis=1)
+
+
+def low_volatility(paths, last_close) -> np.ndarray:
+    """Minus :func:`predicted_volatility`: a Top-K on this score holds the lowest forecast volatility. ``(N,)``."""
+    return -predicted_volatility(paths, last_close)
 
 
 def prob_up(paths, last_close) -> np.ndarray:
@@ -130,6 +142,7 @@ SIGNALS: dict[str, Callable[..., np.ndarray]] = {
     "min_return": min_return,
     "risk_adjusted_return": risk_adjusted_return,
     "predicted_volatility": predicted_volatility,
+    "low_volatility": low_volatility,
     "prob_up": prob_up,
 }
 
