@@ -12,6 +12,8 @@ import numpy as np
 PRICE_COLUMNS = ("open", "high", "low", "close")
 FEATURE_COLUMNS = ("open", "high", "low", "close", "volume", "amount")
 NORM_EPS = 1e-5  # added to the std, as the official predictor does
+# the same derived amount as a Qlib expression, for providers without $amount (handler, exposures)
+DERIVED_AMOUNT_EXPRESSION = "$volume * ($open + $high + $low + $close) / 4"
 
 
 class WindowScale(NamedTuple):
@@ -50,6 +52,15 @@ def denormalize(z: np.ndarray, scale: WindowScale) -> np.ndarray:
     return np.asarray(z, dtype=np.float64) * (scale.std + NORM_EPS) + scale.mean
 
 
+def derived_amount(bars: np.ndarray) -> np.ndarray:
+    """Traded value where a source has none: volume * mean(open, high, low, close), (..., T, 6) -> (..., T).
+
+    Kronos' fallback (the official predictor's); :data:`DERIVED_AMOUNT_EXPRESSION` is the same in Qlib.
+    """
+    bars = np.asarray(bars)
+    return bars[..., 4] * bars[..., 0:4].mean(axis=-1)
+
+
 def fill_volume_amount(values: np.ndarray, has_volume: bool, has_amount: bool) -> np.ndarray:
     """Apply Kronos' fallbacks to a (..., T, 6) array whose missing columns hold anything.
 
@@ -60,5 +71,5 @@ def fill_volume_amount(values: np.ndarray, has_volume: bool, has_amount: bool) -
         values[..., 4] = 0.0
         values[..., 5] = 0.0
     elif not has_amount:
-        values[..., 5] = values[..., 4] * values[..., 0:4].mean(axis=-1)
+        values[..., 5] = derived_amount(values)
     return values

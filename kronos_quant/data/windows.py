@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kronos_quant.normalization import FEATURE_COLUMNS, WindowScale, fit_scale, normalize
+from kronos_quant.normalization import FEATURE_COLUMNS, WindowScale, derived_amount, fit_scale, normalize
 from kronos_quant.time_features import time_features
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def derive_missing_amount(values: np.ndarray) -> np.ndarray:
         logger.info("amount derived as volume x mean(OHLC) on %d bars of %d instruments that lack it",
                     int(missing.sum()), int(missing.any(axis=0).sum()))
     filled = values.copy()
-    filled[..., 5] = np.where(missing, values[..., 4] * values[..., :4].mean(axis=-1), values[..., 5])
+    filled[..., 5] = np.where(missing, derived_amount(values), values[..., 5])
     return filled
 
 

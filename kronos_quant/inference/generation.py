@@ -25,9 +25,10 @@ def precision_context(device: torch.device, dtype: torch.dtype | None):
 
 def generate_tokens(model: Kronos, s1_history: torch.Tensor, s2_history: torch.Tensor, stamps: torch.Tensor,
                     config: GenerationConfig, uniforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, T) lookback ids + (B, T + H, 5) stamps -> generated ids (B * P, H) per engine.
+    """(B, T) lookback ids + (B, T + H, 5) stamps -> generated ids (B * P, H): the one engine dispatch.
 
-    ``uniforms`` is (B, P, H, 2). Row b * P + p of the result is path p of series b.
+    ``uniforms`` is (B, P, H, 2). Row b * P + p of the result is path p of series b. The recompute
+    engine (the official algorithm) runs every path as its own row over the repeated history.
     """
     if config.engine == "cached":
         return generate_cached(model, s1_history, s2_history, stamps, config, uniforms)
@@ -51,19 +52,9 @@ def generate_paths(tokenizer: KronosTokenizer, model: Kronos, x: torch.Tensor, x
     batch, paths, horizon = x.shape[0], config.sample_count, config.pred_len
     stamps = torch.cat([x_stamp, y_stamp], dim=1)
     with precision_context(x.device, config.autocast_dtype):
-        if config.engine == "recompute":  # the official order: repeat the series, then tokenise
-            s1_history, s2_history = tokenizer.encode(x.repeat_interleave(paths, 0), half=True)
-            s1_new, s2_new = generate_recompute(
-                model, s1_history, s2_history, stamps.repeat_interleave(paths, 0), config,
-                uniforms.reshape(-1, horizon, 2))
-            s1_all = torch.cat([s1_history, s1_new], dim=1)
-            s2_all = torch.cat([s2_history, s2_new], dim=1)
-            window = slice(max(0, s1_all.shape[1] - config.max_context), None)
-            decoded = tokenizer.decode([s1_all[:, window], s2_all[:, window]], half=True)[:, -horizon:]
-        else:
-            s1_history, s2_history = tokenizer.encode(x, half=True)
-            s1_new, s2_new = generate_cached(model, s1_history, s2_history, stamps, config, uniforms)
-            decoded = decode_new_tokens(tokenizer, (s1_history, s2_history), (s1_new, s2_new), config.max_context)
+        s1_history, s2_history = tokenizer.encode(x, half=True)
+        s1_new, s2_new = generate_tokens(model, s1_history, s2_history, stamps, config, uniforms)
+        decoded = decode_new_tokens(tokenizer, (s1_history, s2_history), (s1_new, s2_new), config.max_context)
     return decoded.float().reshape(batch, paths, horizon, -1)
 
 

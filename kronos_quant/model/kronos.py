@@ -16,9 +16,10 @@ from kronos_quant.model.checkpoint import PretrainedMixin
 from kronos_quant.model.config import KronosConfig
 from kronos_quant.model.kv_cache import LayerCache, SharedPrefixCache
 from kronos_quant.model.layers import Attention, RMSNorm, TransformerBlock
+from kronos_quant.time_features import TIME_FEATURE_NAMES
 
 DEPENDENCY_HEADS = 4  # the official dependency-aware layer uses 4 heads whatever n_heads is
-TIME_VOCAB = {"minute": 60, "hour": 24, "weekday": 7, "day": 32, "month": 13}
+TIME_VOCAB = dict(zip(TIME_FEATURE_NAMES, (60, 24, 7, 32, 13)))  # embedding rows per time feature
 
 
 class HierarchicalEmbedding(nn.Module):

@@ -11,6 +11,7 @@ TOKENIZER_PRESETS: dict[str, TokenizerConfig] = {
     "tokenizer-2k": TokenizerConfig(**_TOKENIZER_COMMON, group_size=5),
 }
 
+# mini pairs with tokenizer-2k (context 2048 tokens); small, base and large with tokenizer-base (512)
 PREDICTOR_PRESETS: dict[str, KronosConfig] = {
     "mini": KronosConfig(d_model=256, n_heads=4, n_layers=4, ff_dim=512, ffn_dropout_p=0.2,
                          resid_dropout_p=0.2),
@@ -23,11 +24,6 @@ PREDICTOR_PRESETS: dict[str, KronosConfig] = {
     "large": KronosConfig(d_model=1664, n_heads=16, n_layers=18, ff_dim=3072, ffn_dropout_p=0.2,
                           resid_dropout_p=0.2),
 }
-
-# which tokenizer each predictor was trained with, and its context limit (tokens)
-PAIRED_TOKENIZER = {"mini": "tokenizer-2k", "small": "tokenizer-base", "base": "tokenizer-base",
-                    "large": "tokenizer-base"}
-MAX_CONTEXT = {"mini": 2048, "small": 512, "base": 512, "large": 512}
 
 
 def tokenizer_config(name: str) -> TokenizerConfig:

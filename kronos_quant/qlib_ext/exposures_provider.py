@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from kronos_quant.normalization import DERIVED_AMOUNT_EXPRESSION
 from kronos_quant.research.exposures import style_exposures
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BENCHMARK = "SH000300"
 BUFFER_DAYS = 90  # trading days of history before start_time (> 60-day beta window)
-AMOUNT_PROXY = "$volume * ($open + $high + $low + $close) / 4"
+AMOUNT_PROXY = DERIVED_AMOUNT_EXPRESSION
 FIELDS = {"close": "$close", "amount": "$amount", "amount_proxy": AMOUNT_PROXY, "mktcap": "$mktcap", "industry": "$industry"}
 
 

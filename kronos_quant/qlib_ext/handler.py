@@ -14,10 +14,11 @@ from qlib.config import C
 from qlib.contrib.data.handler import check_transform_proc
 from qlib.data.dataset.handler import DataHandlerLP
 
+from kronos_quant.normalization import DERIVED_AMOUNT_EXPRESSION as DERIVED_AMOUNT
+
 logger = logging.getLogger(__name__)
 
 FEATURE_NAMES = ("open", "high", "low", "close", "volume", "amount")
-DERIVED_AMOUNT = "$volume * ($open + $high + $low + $close) / 4"
 DEFAULT_LEARN_PROCESSORS = ({"class": "DropnaLabel"},)
 
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 SCHEDULES = ("cosine", "linear", "constant")
-TASKS = ("tokenizer", "predictor")
 
 
 @dataclass(frozen=True)

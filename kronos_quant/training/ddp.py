@@ -13,6 +13,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from kronos_quant.device import resolve_device
+
 logger = logging.getLogger(__name__)
 
 
@@ -35,17 +37,6 @@ class DistContext:
         return self.world_size > 1
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """"auto" -> cuda:LOCAL_RANK when CUDA is available, else cpu; "cuda" -> cuda:LOCAL_RANK."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        name = f"cuda:{local_rank}"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available; use device: cpu (or auto)")
-    return torch.device(name)
-
-
 def init_distributed(device: str = "auto") -> DistContext:
     """Join the torchrun process group when RANK/WORLD_SIZE are set; otherwise a single process."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -55,7 +46,9 @@ def init_distributed(device: str = "auto") -> DistContext:
     if device.startswith("cuda:"):
         raise ValueError(f"device {device!r} under torchrun would put every rank on one GPU; use device: cuda "
                          "(each rank takes cuda:LOCAL_RANK) and pick GPUs with CUDA_VISIBLE_DEVICES")
-    target = resolve_device(device, local_rank)
+    target = resolve_device(device, local_rank=local_rank)
+    if target.type == "mps":
+        raise ValueError("MPS cannot join a torchrun process group (gloo serves CPU, nccl CUDA); use device: cpu")
     backend = "nccl" if target.type == "cuda" else "gloo"
     if target.type == "cuda":
         torch.cuda.set_device(target)
@@ -103,12 +96,3 @@ def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
 def all_reduce_mean(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     """Mean of a tensor over ranks (every rank gets the result)."""
     return all_reduce_sum(values, ctx) / ctx.world_size
-
-
-def broadcast_flag(flag: bool, ctx: DistContext) -> bool:
-    """Rank 0's boolean on every rank (e.g. the early-stop decision)."""
-    if not ctx.distributed:
-        return flag
-    tensor = torch.tensor([1.0 if flag else 0.0], device=ctx.device)
-    dist.broadcast(tensor, src=0)
-    return bool(tensor.item())

@@ -97,3 +97,18 @@ def test_generation_config_validation():
         SamplingConfig(temperature=0)
     with pytest.raises(ValueError, match="top_p"):
         SamplingConfig(top_p=1.5)
+
+
+@pytest.mark.parametrize("engine", ["cached", "recompute"])
+def test_paths_dispatch_through_generate_tokens_only(tiny_pair, engine, monkeypatch):
+    """One engine dispatch: generate_paths encodes, calls generate_tokens, decodes; nothing engine-specific."""
+    from kronos_quant.inference import generation
+
+    tokenizer, model = tiny_pair
+    calls = []
+    original = generation.generate_tokens
+    monkeypatch.setattr(generation, "generate_tokens", lambda *args: calls.append(args[4].engine) or original(*args))
+    x, x_stamp, y_stamp = random_inputs(2, 12, 3)
+    config = GenerationConfig(pred_len=3, max_context=32, sample_count=2, engine=engine)
+    paths = generate_paths(tokenizer, model, x, x_stamp, y_stamp, config, draw_uniforms(2, 2, 3, seed=0))
+    assert calls == [engine] and paths.shape == (2, 2, 3, 6)
