@@ -111,9 +111,9 @@ def mean_stats(per_universe: Sequence[DependenceStats]) -> DependenceStats:
     """Average of per-universe statistics (each universe is one draw of the whole market)."""
     if not per_universe:
         raise ValueError("no universes to average")
-    fields = DependenceStats.__dataclass_fields__
-    return DependenceStats(**{name: float(np.nanmean([getattr(s, name) for s in per_universe]))
-                              for name in fields})
+    values = {name: np.array([getattr(s, name) for s in per_universe]) for name in DependenceStats.__dataclass_fields__}
+    return DependenceStats(**{name: float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
+                              for name, v in values.items()})
 
 
 def calibrate_rho(target_corr: float, measure: Callable[[float], float], *,

@@ -69,8 +69,8 @@ def factor_signal(name: str, close: np.ndarray) -> np.ndarray:
 def factor_expression(name: str) -> str:
     """The Qlib expression of a naive factor name (for workflows on generated providers)."""
     kind, days = check_signal(name)
-    ratio = f"$close/Ref($close, {days})-1"
-    return f"-({ratio})" if kind == "reversal" else ratio
+    ratio = f"$close/Ref($close, {days})"
+    return f"1-{ratio}" if kind == "reversal" else f"{ratio}-1"  # qlib has no unary minus
 
 
 @dataclass(frozen=True)

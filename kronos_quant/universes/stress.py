@@ -2,7 +2,7 @@
 
 Per universe, over the H generated days (daily excess = return - benchmark - cost, as Qlib's report):
 - ``excess_return``: the sum of daily excess returns (Qlib's ``risk_analysis`` accumulates by sum);
-- ``information_ratio``: mean / std * sqrt(252) of the daily excess;
+- ``information_ratio``: mean / std * sqrt(238) of the daily excess (Qlib's day scaler);
 - ``max_drawdown``: the lowest point of the cumulative excess below its running peak;
 - ``absolute_return``: the sum of daily returns net of cost.
 These are the formulas of ``qlib.contrib.evaluate.risk_analysis(mode="sum")``, vectorised over universes
@@ -24,7 +24,7 @@ from kronos_quant.universes.simulator import (ExchangeConfig, FixedPortfolio, Si
 
 logger = logging.getLogger(__name__)
 
-TRADING_DAYS = 252
+TRADING_DAYS = 238  # Qlib risk_analysis day scaler (qlib.contrib.evaluate, freq="day")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 METRICS = ("excess_return", "information_ratio", "max_drawdown", "absolute_return")
 STRATEGIES = {"topk_dropout": TopkDropout, "fixed": FixedPortfolio}

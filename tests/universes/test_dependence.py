@@ -62,7 +62,8 @@ def test_return_order_is_a_permutation(tiny_kronos, tiny_universes):
 
 
 def test_common_factor_raises_generated_correlation(tiny_kronos, tiny_history, tiny_market):
-    """Even a random-weight model: a common uniform over the return-ordered vocabulary moves members together."""
+    """Even a random-weight model: a common uniform over the return-ordered vocabulary moves members together.
+    (Its paths share a drift, so rho=0 is already correlated; a trained model starts near 0, see RESULTS.md.)"""
     from kronos_quant.universes.generate import UniverseConfig, generate_universes
     from kronos_quant.universes.history import future_dates
     from kronos_quant.universes.pipeline import generated_stats
@@ -74,7 +75,7 @@ def test_common_factor_raises_generated_correlation(tiny_kronos, tiny_history, t
                                        UniverseConfig(n_universes=6, horizon=20, lookback=40, rho=rho, seed=5))
         stats[rho] = generated_stats(universes)
     assert stats[0.9].mean_pairwise_corr > stats[0.0].mean_pairwise_corr + 0.1
-    assert stats[0.9].ew_index_vol > 1.3 * stats[0.0].ew_index_vol
+    assert stats[0.9].dispersion < 0.9 * stats[0.0].dispersion  # members move together: less spread
 
 
 def test_order_monotonicity_detects_a_monotone_map():
