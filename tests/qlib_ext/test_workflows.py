@@ -73,3 +73,15 @@ def test_missing_official_checkpoints_fail_at_construction(monkeypatch):
     assert config["task"]["model"]["kwargs"]["tokenizer"] == "NeoQuasar/Kronos-Tokenizer-base"
     with pytest.raises(ValueError, match="huggingface-cli download NeoQuasar/Kronos-Tokenizer-base"):
         init_instance_by_config(config["task"]["model"])
+
+
+@pytest.mark.parametrize("name", ["csi300_zero_shot", "csi300_finetune", "demo"])
+def test_lookback_and_horizon_are_stated_once(name, checkpoint_env):
+    """One YAML anchor feeds the model's forecast settings and the dataset, so they cannot drift apart."""
+    from kronos_quant.qlib_ext.workflow import load_workflow_config
+
+    text = (REPO / "workflows" / f"{name}.yaml").read_text()
+    assert text.count("lookback:") == 1 and text.count("horizon:") == 1
+    config = load_workflow_config(REPO / "workflows" / f"{name}.yaml")
+    forecast, dataset = config["task"]["model"]["kwargs"]["forecast"], config["task"]["dataset"]["kwargs"]
+    assert (forecast["lookback"], forecast["horizon"]) == (dataset["lookback"], dataset["horizon"])
