@@ -42,6 +42,14 @@ def test_pit_uniform_and_coverage_nominal_when_calibrated():
             assert value == pytest.approx(level, abs=0.04)
 
 
+def test_coverage_is_nominal_with_few_paths():
+    rng = np.random.default_rng(8)
+    obs, samples = rng.standard_normal(20000), rng.standard_normal((20000, 10))
+    coverage = coverage_samples(samples, obs)
+    for level, value in coverage.items():
+        assert value == pytest.approx(level, abs=0.015)
+
+
 def test_too_narrow_forecasts_are_flagged():
     _, _, obs, samples = _gaussian_case(seed=2, spread=0.5)
     summary = calibration_summary(samples, obs)
