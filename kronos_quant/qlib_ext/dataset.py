@@ -8,7 +8,16 @@ only samples whose ``y`` lies inside the segment, so train windows never touch v
 With a ``col_set`` it behaves exactly like DatasetH (Qlib's records call
 ``prepare("test", col_set="label", data_key=DataHandlerLP.DK_R)``).
 
-Windows use the handler's RAW data (DK_R): Kronos normalises each window itself.
+Windows use the handler's RAW data (DK_R): Kronos normalises each window itself, so processors that
+touch features (ZScoreNorm, Fillna, CSZScoreNorm on "feature", ...) would be ignored; the dataset
+rejects them at construction. Label processors (DropnaLabel, CSRankNorm on "label") are fine: they
+shape the label Qlib's records read.
+
+Lookback history is the dataset's own business: windows read up to ``2 * lookback + 20`` trading
+days before a segment's start, whatever the handler's ``start_time``. So a short segment works with
+a handler loaded from that segment's first day, which is what Qlib's online ``PredUpdater`` does (it
+reloads the handler from the day after the last prediction). Segments are names or
+``slice(start, end)``, like ``DatasetH.prepare``.
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ from kronos_quant.normalization import FEATURE_COLUMNS
 logger = logging.getLogger(__name__)
 
 MODES = ("inference", "train")
+LABEL_GROUPS = ("label", ["label"], ("label",))  # processors on these fields groups shape only the label
 
 
 class KronosDataset(DatasetH):
@@ -43,39 +53,56 @@ class KronosDataset(DatasetH):
         self.lookback = int(lookback)  # public: survives qrun's pickling
         self.horizon = int(horizon)
         super().__init__(handler, segments, **kwargs)
+        check_processors(self.handler)
 
     def prepare(self, segments, col_set=None, data_key=DataHandlerLP.DK_I, mode: str | None = None, **kwargs):
-        """KronosWindows for a segment name (no col_set), else DatasetH.prepare."""
-        if col_set is not None or not isinstance(segments, str):
+        """KronosWindows for a segment name or slice (no col_set), else DatasetH.prepare."""
+        if col_set is not None or not isinstance(segments, (str, slice)):
             return super().prepare(segments, col_set=col_set or DataHandlerLP.CS_ALL, data_key=data_key, **kwargs)
         return self.prepare_windows(segments, mode=mode or "inference")
 
-    def prepare_windows(self, segment: str, mode: str = "inference") -> KronosWindows:
-        """Windows whose decision date lies in ``segments[segment]``; see the module docstring."""
+    def prepare_windows(self, segment: str | slice, mode: str = "inference") -> KronosWindows:
+        """Windows whose decision date lies in ``segments[segment]`` (or the ``slice``); see the module docstring."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if segment not in self.segments:
-            raise ValueError(f"unknown segment {segment!r}; this dataset has {list(self.segments)}")
-        start, end = (pd.Timestamp(t) for t in self.segments[segment])
+        start, end = self._segment_bounds(segment)
         frame = self.handler.fetch(slice(None, end), col_set=DataHandlerLP.CS_ALL, data_key=DataHandlerLP.DK_R)
         if frame.empty:
             raise ValueError(f"segment {segment!r} ({start:%Y-%m-%d}..{end:%Y-%m-%d}) has no data in the handler")
         served, dates, instruments = panel_from_frame(frame, columns=FEATURE_COLUMNS + ("LABEL0",))
-        calendar = pd.DatetimeIndex(D.calendar(start_time=dates[0], end_time=dates[-1], freq="day"), name="datetime")
+        first = min(dates[0], self._history_start(start))
+        calendar = pd.DatetimeIndex(D.calendar(start_time=first, end_time=dates[-1], freq="day"), name="datetime")
         served = _reindex(served, dates, calendar)
         member = np.isfinite(served[..., :6]).any(axis=-1) | np.isfinite(served[..., 6])
         history = self._full_history(list(instruments), calendar)
-        future = pd.DatetimeIndex(D.calendar(start_time=dates[0], freq="day", future=True))
+        future = pd.DatetimeIndex(D.calendar(start_time=first, freq="day", future=True))
         windows = build_windows(history, calendar, instruments, lookback=self.lookback,
                                 horizon=self.horizon, start=start, end=end, future_calendar=future,
                                 with_targets=mode == "train", target_end=end, label=served[..., 6],
                                 decision_mask=member)
         if len(windows) == 0:
             raise ValueError(f"segment {segment!r} ({start:%Y-%m-%d}..{end:%Y-%m-%d}) yields no windows: every "
-                             f"instrument needs {self.lookback} traded bars before its decision date; load "
-                             "more history (handler start_time) or shorten the lookback")
+                             f"instrument needs {self.lookback} traded bars before its decision date; the provider "
+                             "has too little history before it, or shorten the lookback")
         logger.info("segment %s (%s): %d windows", segment, mode, len(windows))
         return windows
+
+    def _segment_bounds(self, segment) -> tuple[pd.Timestamp, pd.Timestamp]:
+        if isinstance(segment, slice):
+            if segment.start is None or segment.stop is None or segment.step is not None:
+                raise ValueError(f"a slice segment needs a start and an end and no step, e.g. "
+                                 f"slice('2022-01-04', '2022-02-28'); got {segment!r}")
+            return pd.Timestamp(segment.start), pd.Timestamp(segment.stop)
+        if not isinstance(segment, str) or segment not in self.segments:
+            raise ValueError(f"unknown segment {segment!r}; this dataset has {list(self.segments)} "
+                             "(or pass slice(start, end))")
+        start, end = self.segments[segment]
+        return pd.Timestamp(start), pd.Timestamp(end)
+
+    def _history_start(self, start: pd.Timestamp) -> pd.Timestamp:
+        """The trading day ``2 * lookback + 20`` sessions before ``start`` (room for suspensions)."""
+        past = D.calendar(end_time=start, freq="day")
+        return pd.Timestamp(past[max(len(past) - (2 * self.lookback + 20), 0)]) if len(past) else start
 
     def _full_history(self, instruments: list[str], calendar: pd.DatetimeIndex) -> np.ndarray:
         """(D, N, 6) bars of ``instruments`` over ``calendar``, NOT cut to universe spans.
@@ -90,6 +117,17 @@ class KronosDataset(DatasetH):
         out = np.full((len(calendar), len(instruments), len(names)), np.nan)
         out[np.ix_(calendar.get_indexer(dates), pd.Index(instruments).get_indexer(found))] = values
         return out
+
+
+def check_processors(handler) -> None:
+    """A ValueError for handler processors that would touch features: windows are built from raw bars."""
+    processors = list(getattr(handler, "infer_processors", [])) + list(getattr(handler, "learn_processors", []))
+    ignored = [type(proc).__name__ for proc in processors if getattr(proc, "fields_group", None) not in LABEL_GROUPS]
+    if ignored:
+        raise ValueError(f"KronosDataset builds windows from raw bars and normalises each window over its own "
+                         f"lookback, so the handler's feature processors {ignored} would be silently ignored; remove "
+                         "them from infer_processors/learn_processors (label processors such as DropnaLabel or "
+                         "CSRankNorm with fields_group: label are fine)")
 
 
 def _reindex(values: np.ndarray, dates: pd.DatetimeIndex, calendar: pd.DatetimeIndex) -> np.ndarray:

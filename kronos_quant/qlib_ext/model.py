@@ -22,8 +22,9 @@ every window of a segment (for volatility, factors, universes), and ``predict`` 
 
 State that must survive qrun's pickling (``params.pkl``) is public: the settings
 (``forecast_settings``, ``runtime``, ``source``) and the checkpoint *paths* (``tokenizer_path``, ``predictor_path``). The loaded networks live in
-``_pair``, which Qlib's ``Serializable`` drops; it is reloaded from the paths on first use, so a
-pickled model must be unpickled where those paths exist.
+``_pair``, which Qlib's ``Serializable`` drops; it is reloaded from the paths on first use. Trained
+checkpoints are also logged to the recorder that ran ``fit`` (``checkpoint_artifacts``), so a pickled
+model unpickled where those paths are missing loads them from the recorder instead.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from kronos_quant.inference.forecast import forecast_windows
 from kronos_quant.inference.forecast_result import ForecastResult
 from kronos_quant.inference.pair import KronosPair, load_pair
 from kronos_quant.inference.sampling import window_uniforms
+from kronos_quant.qlib_ext.checkpoint_artifacts import CheckpointArtifacts, checkpoint_path, log_checkpoints
 from kronos_quant.qlib_ext.model_settings import (ForecastSettings, RuntimeSettings, SourceSettings,
                                                   build_settings, checkpoint_dir)
 from kronos_quant.research.signals import compute_signal
@@ -73,6 +75,7 @@ class KronosModel(Model):
             self.tokenizer_path = str(checkpoint_dir(tokenizer, "tokenizer"))
             self.predictor_path = str(checkpoint_dir(predictor, "predictor"))
         self.train_summary: dict = {}  # per network: best_dir, best_val_loss, steps (after fit)
+        self.checkpoint_artifacts: CheckpointArtifacts | None = None  # trained checkpoints in the recorder
 
     @property
     def fitted(self) -> bool:
@@ -112,6 +115,8 @@ class KronosModel(Model):
         else:
             logger.warning("the tokenizer was retrained but the predictor was not: its tokens may no longer match")
         self.tokenizer_path, self.predictor_path = tokenizer_path, predictor_path
+        trained = {network: getattr(self, f"{network}_path") for network in self.train_summary}
+        self.checkpoint_artifacts = log_checkpoints(trained)
         self._pair = None
         return self
 
@@ -147,10 +152,10 @@ class KronosModel(Model):
         return compute_signal(self.forecast_settings.signal, result.paths, result.last_close)
 
     def prepare_windows(self, dataset, segment) -> KronosWindows:
-        """Inference windows of a named segment (KronosDataset only)."""
-        if not isinstance(segment, str):
-            raise TypeError(f"KronosModel.predict takes a segment name such as 'test', got {segment!r}; add the "
-                            "period to the dataset's segments")
+        """Inference windows of a segment name or ``slice(start, end)`` (KronosDataset only)."""
+        if not isinstance(segment, (str, slice)):
+            raise TypeError(f"KronosModel.predict takes a segment name such as 'test' or slice(start, end), got "
+                            f"{segment!r}")
         check_dataset(dataset, self.forecast_settings)
         return dataset.prepare(segment, mode="inference")
 
@@ -161,7 +166,10 @@ class KronosModel(Model):
             if not self.fitted:
                 raise ValueError(f"mode {self.source.mode}: call fit(dataset) first (it trains and stores the "
                                  "checkpoint paths), or use mode zero_shot with existing checkpoints")
-            pair = load_pair(self.tokenizer_path, self.predictor_path, self.device())
+            artifacts = getattr(self, "checkpoint_artifacts", None)  # absent in pickles older than the field
+            paths = [checkpoint_path(getattr(self, f"{network}_path"), network, artifacts)
+                     for network in ("tokenizer", "predictor")]
+            pair = load_pair(*paths, self.device())
             self._pair = pair
         return pair
 
