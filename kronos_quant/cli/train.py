@@ -55,6 +55,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _load_data(data):
+    train, valid = _load_real_data(data)
+    if data.generated_ratio > 0:  # generated universes mixed into training only (issue 14)
+        from kronos_quant.training.datasets import load_window_arrays, mix_windows
+
+        train = mix_windows(train, load_window_arrays(data.generated_file)[0], ratio=data.generated_ratio)
+    return train, valid
+
+
+def _load_real_data(data):
     if data.arrays_file is not None:
         from kronos_quant.training.datasets import load_window_arrays
 

@@ -45,6 +45,11 @@ class DataConfig:
     horizon: int = 10  # future bars per window (teacher forcing)
     clip: float = 5.0  # normalised values are clipped to +-clip
     arrays_file: str | None = None  # alternative source: a .npz of normalised window arrays
+    # generated universes as extra training data (kronos_quant.universes.training_windows): a .npz from
+    # save_window_arrays whose train arrays are mixed in at ``generated_ratio`` generated windows per real
+    # training window; validation stays real
+    generated_file: str | None = None
+    generated_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         if (self.provider_uri is None) == (self.arrays_file is None):
@@ -53,6 +58,9 @@ class DataConfig:
             raise ValueError(f"data: lookback must be >= 2 and horizon >= 1, got {self.lookback}, {self.horizon}")
         if self.clip <= 0:
             raise ValueError(f"data.clip must be > 0, got {self.clip}")
+        if self.generated_ratio < 0 or (self.generated_ratio > 0) != (self.generated_file is not None):
+            raise ValueError("data: generated_ratio must be >= 0, and > 0 exactly when generated_file is set "
+                             f"(got ratio {self.generated_ratio}, file {self.generated_file!r})")
         if self.provider_uri is not None:
             for name in ("train", "valid"):
                 segment = getattr(self, name)

@@ -112,6 +112,27 @@ def load_window_arrays(path: str | Path) -> tuple[WindowArrays, WindowArrays]:
                 WindowArrays(data["valid_bars"], data["valid_stamps"]))
 
 
+def mix_windows(real: WindowArrays, generated: WindowArrays, *, ratio: float, seed: int = 0) -> WindowArrays:
+    """All real windows plus ``round(ratio * len(real))`` generated ones (drawn without replacement, seeded).
+
+    ``ratio`` is generated windows per real window; 0 returns ``real`` unchanged.
+    """
+    if ratio < 0:
+        raise ValueError(f"ratio must be >= 0 (generated windows per real window), got {ratio}")
+    if real.bars.shape[1:] != generated.bars.shape[1:]:
+        raise ValueError(f"real windows {real.bars.shape[1:]} and generated windows {generated.bars.shape[1:]} "
+                         "differ in length; build both with the same lookback and horizon")
+    wanted = int(round(ratio * len(real)))
+    if wanted == 0:
+        return real
+    if wanted > len(generated):
+        raise ValueError(f"ratio {ratio} needs {wanted} generated windows but only {len(generated)} exist; "
+                         "generate more universes or lower the ratio")
+    rows = np.sort(np.random.default_rng(seed).choice(len(generated), wanted, replace=False))
+    return WindowArrays(np.concatenate([real.bars, generated.bars[rows]]),
+                        np.concatenate([real.stamps, generated.stamps[rows]]))
+
+
 def random_walk_windows(n_windows: int, length: int, *, seed: int = 0) -> WindowArrays:
     """Synthetic normalised windows: per-series random-walk OHLC + volume/amount, daily stamps.
 

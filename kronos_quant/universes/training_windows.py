@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kronos_quant.data.windows import build_windows, normalize_windows
-from kronos_quant.training.datasets import WindowArrays
+from kronos_quant.training.datasets import WindowArrays, mix_windows  # noqa: F401 (re-exported)
 from kronos_quant.universes.generate import Universes
 from kronos_quant.universes.provider import universe_bars
 
@@ -50,23 +50,3 @@ def generated_windows(universes: Universes, *, lookback: int, horizon: int, stri
 
 def concat_windows(parts: list[WindowArrays]) -> WindowArrays:
     return WindowArrays(np.concatenate([p.bars for p in parts]), np.concatenate([p.stamps for p in parts]))
-
-
-def mix_windows(real: WindowArrays, generated: WindowArrays, *, ratio: float, seed: int = 0) -> WindowArrays:
-    """All real windows plus ``round(ratio * len(real))`` generated ones (sampled without replacement, seeded).
-
-    ratio = generated windows per real window; 0 returns ``real`` unchanged.
-    """
-    if ratio < 0:
-        raise ValueError(f"ratio must be >= 0 (generated windows per real window), got {ratio}")
-    if real.bars.shape[1:] != generated.bars.shape[1:]:
-        raise ValueError(f"real windows {real.bars.shape[1:]} and generated windows {generated.bars.shape[1:]} "
-                         "differ in length or fields; build both with the same lookback and horizon")
-    wanted = int(round(ratio * len(real.bars)))
-    if wanted == 0:
-        return real
-    if wanted > len(generated.bars):
-        raise ValueError(f"ratio {ratio} needs {wanted} generated windows but only {len(generated.bars)} exist; "
-                         "generate more universes or lower the ratio")
-    rows = np.sort(np.random.default_rng(seed).choice(len(generated.bars), wanted, replace=False))
-    return concat_windows([real, WindowArrays(generated.bars[rows], generated.stamps[rows])])
