@@ -119,22 +119,30 @@ def _tail_task(previous: dict, last_end: pd.Timestamp, end: pd.Timestamp, genera
     return task
 
 
-def finished_windows(experiment: str) -> dict[str, object]:
-    """``{window: recorder}`` of windows whose training finished (latest recorder per window)."""
+def finished_windows(experiment: str) -> dict[str, tuple[object, str]]:
+    """``{window: (recorder, task hash)}`` of windows whose training finished (latest recorder per window).
+
+    Recorders made by this module carry the window and hash as tags; others (e.g. trained by ``TrainerRM``
+    workers on other machines) are identified from the ``task`` object Qlib saves with every recorder.
+    """
     try:
         exp = R.get_exp(experiment_name=experiment, create=False)
     except (ValueError, KeyError):
         return {}
-    done: dict[str, object] = {}
+    done: dict[str, tuple[object, str]] = {}
     for recorder in exp.list_recorders().values():
         tags = recorder.list_tags()
         if recorder.status != "FINISHED" or tags.get(TrainerR.STATUS_KEY) != TrainerR.STATUS_END:
             continue
-        window = tags.get(WINDOW_TAG)
-        if window is None:
-            continue
-        if window not in done or recorder.info["start_time"] > done[window].info["start_time"]:
-            done[window] = recorder
+        window, task_hash = tags.get(WINDOW_TAG), tags.get(HASH_TAG)
+        if window is None or task_hash is None:
+            try:
+                task = recorder.load_object("task")
+            except Exception:  # noqa: BLE001 -- a recorder without its task cannot be resumed
+                continue
+            window, task_hash = window_key(task), hash_args(task)
+        if window not in done or recorder.info["start_time"] > done[window][0].info["start_time"]:
+            done[window] = (recorder, task_hash)
     return done
 
 
@@ -154,8 +162,8 @@ def run_rolled_signal(config: StudyConfig, spec: SignalSpec) -> tuple[pd.DataFra
         if spec.prepare_window is not None:
             task = spec.prepare_window(task, window=window, previous_recorder=previous, config=config)
         task_hash = hash_args(task)
-        recorder = done.get(window)
-        if recorder is None or recorder.list_tags().get(HASH_TAG) != task_hash:
+        recorder, done_hash = done.get(window, (None, None))
+        if recorder is None or done_hash != task_hash:
             logger.info("%s: training window %s", spec.name, window)
             recorder = trainer([task])[0]
             recorder.set_tags(**{WINDOW_TAG: window, HASH_TAG: task_hash})

@@ -73,7 +73,7 @@ def test_study_end_to_end_and_resume(tiny_market, tmp_path):
     # an interrupted study (last window lost) retrains only that window, warm-started from the first
     done = finished_windows(config.experiment("kronos"))
     last = max(done)
-    R.get_exp(experiment_name=config.experiment("kronos")).delete_recorder(done[last].info["id"])
+    R.get_exp(experiment_name=config.experiment("kronos")).delete_recorder(done[last][0].info["id"])
     pred_again, trained = run_rolled_signal(config, spec)
     assert trained == [last]
     pd.testing.assert_frame_equal(pred_again, pred, check_exact=True)
