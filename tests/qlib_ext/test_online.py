@@ -90,6 +90,7 @@ def test_trained_checkpoints_travel_with_the_recorder(dataset, tiny_checkpoints,
     model = _model(tiny_checkpoints, mode="finetune", train_config={"predictor": train}, output_dir=str(out))
     with R.start(experiment_name="artifacts", uri=recorder_uri):
         model.fit(dataset)
+        R.save_objects(**{"params.pkl": model})  # as qrun's task_train does
         recorder = R.get_recorder()
     assert model.checkpoint_artifacts.recorder_id == recorder.id
     assert "kronos_checkpoints/predictor/model.safetensors" in recorder.list_artifacts("kronos_checkpoints/predictor")
@@ -99,9 +100,33 @@ def test_trained_checkpoints_travel_with_the_recorder(dataset, tiny_checkpoints,
     restored = pickle.loads(blob)
     with R.uri_context(recorder_uri):
         pd.testing.assert_series_equal(restored.predict(dataset, slice("2022-02-14", "2022-02-15")), scores)
+    _predict_cli_reads_the_run(recorder, recorder_uri, tiny_checkpoints, kronos_setup, tmp_path, expected=scores)
     restored.checkpoint_artifacts, restored._pair = None, None
     with pytest.raises(ValueError, match="does not exist here and the model holds no recorder artifact"):
         restored.predict(dataset, slice("2022-02-14", "2022-02-15"))
+
+
+def _predict_cli_reads_the_run(recorder, uri, tiny_checkpoints, kronos_setup, tmp_path, *, expected):
+    """`kronos-quant predict --recorder ID`: params.pkl and checkpoints come from the run."""
+    import yaml
+    from qlib.config import C
+
+    from kronos_quant.cli import main
+
+    provider = C["provider_uri"]["__DEFAULT_FREQ"]
+    dataset = {"class": "KronosDataset", "module_path": "kronos_quant.qlib_ext.dataset",
+               "kwargs": {"handler": kronos_setup.handler(), "lookback": 30, "horizon": 5,
+                          "segments": {"test": ["2022-02-14", "2022-02-15"]}}}
+    model = {"class": "KronosModel", "module_path": "kronos_quant.qlib_ext.model",
+             "kwargs": {"tokenizer": str(tiny_checkpoints[0]), "predictor": str(tiny_checkpoints[1])}}
+    config = {"qlib_init": {"provider_uri": str(provider), "region": "cn", "kernels": 1, "exp_manager": {
+        "class": "MLflowExpManager", "module_path": "qlib.workflow.expm",
+        "kwargs": {"uri": uri, "default_exp_name": "Experiment"}}},
+        "experiment_name": "artifacts", "task": {"model": model, "dataset": dataset}}
+    path, out = tmp_path / "workflow.yaml", tmp_path / "scores.pkl"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["predict", "--workflow-config", str(path), "--recorder", recorder.id, "--out", str(out)]) == 0
+    pd.testing.assert_series_equal(pd.read_pickle(out), expected)
 
 
 @pytest.mark.parametrize("processors, ok", [
