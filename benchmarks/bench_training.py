@@ -40,10 +40,13 @@ def make_batch(batch: int, tokens: int, vocab: int, device: torch.device, seed: 
     return s1.to(device), s2.to(device), stamp.to(device)
 
 
-def build_step(name: str, *, device: torch.device, batch, compile_model: bool):
-    """A no-argument callable running one optimizer step of the variant ("trainer" or "baseline")."""
+def build_step(name: str, *, device: torch.device, batch, compile_model: bool, config=None):
+    """A no-argument callable running one optimizer step of the variant ("trainer" or "baseline").
+
+    ``config``: the architecture (default Kronos-small).
+    """
     torch.manual_seed(0)
-    model = Kronos(predictor_config("small")).to(device).train()
+    model = Kronos(config if config is not None else predictor_config("small")).to(device).train()
     fast = name == "trainer"
     optimizer = build_optimizer(model, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1, device=device,
                                 fused=None if fast else False)

@@ -1,0 +1,1 @@
+from tqdm import tqdm  # noqa: F401  (the stand-in's tqdm)
