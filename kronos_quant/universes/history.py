@@ -33,6 +33,7 @@ class MarketHistory:
     bars: np.ndarray
     benchmark_close: np.ndarray | None
     benchmark: str | None
+    provider: str | None = None  # where the bars were read from
 
     @property
     def t0(self) -> pd.Timestamp:
@@ -102,7 +103,7 @@ def load_history(provider_dir, *, universe: str, t0, days: int, benchmark: str |
             raise ValueError(f"benchmark {benchmark!r} has no close before {t0.date()} in {provider_dir}")
     assert bars.shape[-1] == len(FEATURE_COLUMNS)
     return MarketHistory(dates=dates, instruments=tuple(members), bars=bars.astype(np.float32),
-                         benchmark_close=bench, benchmark=benchmark)
+                         benchmark_close=bench, benchmark=benchmark, provider=str(provider_dir))
 
 
 def future_dates(provider_dir, t0: pd.Timestamp, horizon: int) -> pd.DatetimeIndex:

@@ -83,12 +83,13 @@ class SimulationInputs:
     bench: np.ndarray  # (U, H)
 
 
-def inputs_from_panel(panel: np.ndarray, start: int, signal: str) -> SimulationInputs:
+def inputs_from_panel(panel: np.ndarray, start: int, signal: str, scores: np.ndarray | None = None
+                      ) -> SimulationInputs:
     """Simulation inputs over days [start, D) of close panels (U, D, I); the signal on day d is the factor
-    at the close of day d - 1, the benchmark the members' equal-weight index."""
+    (or the given ``scores`` (U, D, I)) at the close of day d - 1, the benchmark the members' equal-weight index."""
     if start < 1 or start >= panel.shape[1]:
         raise ValueError(f"start must leave >= 1 day before and after it, got {start} of {panel.shape[1]} days")
-    scores = factor_signal(signal, panel)
+    scores = factor_signal(signal, panel) if scores is None else np.asarray(scores, dtype=np.float64)
     return SimulationInputs(close=panel[:, start:], change=change_panel(panel)[:, start:],
                             signal=scores[:, start - 1:-1], bench=equal_weight_returns(panel)[:, start:])
 

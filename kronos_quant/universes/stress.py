@@ -19,6 +19,7 @@ import pandas as pd
 from kronos_quant.universes.generate import Universes
 from kronos_quant.universes.history import MarketHistory
 from kronos_quant.universes.market import check_signal, inputs_from_panel
+from kronos_quant.universes.qlib_signals import expression_of, is_expression, provider_scores, universe_scores
 from kronos_quant.universes.simulator import (ExchangeConfig, FixedPortfolio, SimulationResult, TopkDropout,
                                               simulate)
 
@@ -35,7 +36,7 @@ class StrategySpec:
     """A named strategy: a signal (naive factor name) driving TopkDropout or a portfolio fixed at t0."""
 
     name: str
-    signal: str  # reversal_<k> | momentum_<k>
+    signal: str  # reversal_<k> | momentum_<k> | "qlib:<any Qlib expression>" (computed by Qlib, slower)
     kind: str = "topk_dropout"  # topk_dropout | fixed
     topk: int = 50
     n_drop: int = 5
@@ -43,7 +44,10 @@ class StrategySpec:
     def __post_init__(self) -> None:
         if self.kind not in STRATEGIES:
             raise ValueError(f"unknown strategy kind {self.kind!r}; choose one of {sorted(STRATEGIES)}")
-        check_signal(self.signal)
+        if is_expression(self.signal):
+            expression_of(self.signal)
+        else:
+            check_signal(self.signal)
 
     def build(self) -> TopkDropout | FixedPortfolio:
         if self.kind == "fixed":
@@ -105,7 +109,8 @@ def stress_strategy(universes: Universes, spec: StrategySpec, *, exchange: Excha
     """Run ``spec`` in every universe; with ``realised_history`` (the same members' real bars through the last
     generated day), run it on the real future too."""
     panel = universes.close_panel().astype(np.float64)
-    inputs = inputs_from_panel(panel, len(universes.history.dates), spec.signal)
+    scores = universe_scores(universes, expression_of(spec.signal)) if is_expression(spec.signal) else None
+    inputs = inputs_from_panel(panel, len(universes.history.dates), spec.signal, scores)
     result = simulate(inputs.close, inputs.change, inputs.signal, inputs.bench, spec.build(), exchange)
     realised = None
     if realised_history is not None:
@@ -124,7 +129,13 @@ def realised_figures(universes: Universes, realised_history: MarketHistory, spec
     columns = [realised_history.instruments.index(name) for name in universes.instruments]
     panel = realised_history.close[:, columns].astype(np.float64)[None]  # (1, D, I)
     start = panel.shape[1] - len(universes.dates)
-    inputs = inputs_from_panel(panel, start, spec.signal)
+    scores = None
+    if is_expression(spec.signal):
+        if realised_history.provider is None:
+            raise ValueError("a Qlib-expression signal needs realised_history loaded from a provider (load_history)")
+        scores = provider_scores(realised_history.provider, expression_of(spec.signal),
+                                 universes.instruments, realised_history.dates)[None]
+    inputs = inputs_from_panel(panel, start, spec.signal, scores)
     result = simulate(inputs.close, inputs.change, inputs.signal, inputs.bench, spec.build(), exchange)
     figures = path_metrics(result).iloc[0].to_dict()
     figures["cumulative_excess"] = np.cumsum(result.excess_with_cost[0])

@@ -84,3 +84,19 @@ def test_tiny_qrun_on_a_generated_market(providers, tiny_universes, tmp_path, mo
     report = recorder.load_object("portfolio_analysis/report_normal_1day.pkl")
     assert len(report) == len(tiny_universes.dates)
     assert report["bench"].abs().sum() > 0 and report["turnover"].sum() > 0
+
+
+def test_any_qlib_expression_drives_the_stress_test(tiny_universes, tiny_market):
+    """A 'qlib:<expression>' signal is computed by Qlib in every universe; equal to the numpy factor it spells."""
+    from kronos_quant.universes.history import load_history
+    from kronos_quant.universes.stress import StrategySpec, stress_strategy
+
+    realised = load_history(tiny_market, universe="csi300", t0=tiny_universes.dates[-1],
+                            days=len(tiny_universes.all_dates()), instruments=list(tiny_universes.instruments))
+    results = [stress_strategy(tiny_universes, StrategySpec(name=name, signal=signal, topk=5, n_drop=1),
+                               realised_history=realised)
+               for name, signal in (("numpy", "reversal_5"), ("qlib", "qlib:" + factor_expression("reversal_5")))]
+    np.testing.assert_allclose(results[0].metrics.to_numpy(), results[1].metrics.to_numpy(), rtol=1e-6, atol=1e-9)
+    assert results[0].realised["excess_return"] == pytest.approx(results[1].realised["excess_return"], abs=1e-9)
+    with pytest.raises(ValueError, match="empty Qlib expression"):
+        StrategySpec(name="x", signal="qlib: ")
