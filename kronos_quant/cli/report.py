@@ -26,6 +26,12 @@ def register(subparsers) -> None:
     parser.add_argument("--title", default=None, help="report title (default: the experiment name)")
     parser.add_argument("--quantiles", type=int, default=5, help="quantile groups (default 5)")
     parser.add_argument("--rolling-window", type=int, default=20, help="rolling IC window in days (default 20)")
+    parser.add_argument("--decay-horizons", type=int, default=20, metavar="DAYS",
+                        help="IC decay over label horizons 1..DAYS (default 20; 0 turns it off); reads closes "
+                             "from the provider")
+    parser.add_argument("--provider-uri", default=None,
+                        help="Qlib data dir for the IC decay closes (default: the provider in the run's saved "
+                             "workflow config)")
     parser.set_defaults(func=run)
 
 
@@ -44,10 +50,14 @@ def run(args: argparse.Namespace) -> int:
         logger.error("--quantiles and --rolling-window must be >= 2 (got %d and %d)", args.quantiles,
                      args.rolling_window)
         return 2
+    if args.decay_horizons < 0:
+        logger.error("--decay-horizons must be >= 0 days (0 turns IC decay off); got %d", args.decay_horizons)
+        return 2
     results, taken = [], set()
     try:
         for experiment in args.experiment:
-            results += load_runs(experiment, args.run, uri=args.uri, latest=args.latest, taken=taken)
+            results += load_runs(experiment, args.run, uri=args.uri, latest=args.latest, taken=taken,
+                                 decay_horizons=args.decay_horizons, provider_uri=args.provider_uri)
     except ValueError as err:
         logger.error("%s", err)
         return 2

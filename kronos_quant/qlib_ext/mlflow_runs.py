@@ -2,14 +2,16 @@
 
 A run must hold ``pred.pkl`` and ``label.pkl`` (``SignalRecord``); ``portfolio_analysis/
 report_normal_1day.pkl`` and ``port_analysis_1day.pkl`` (``PortAnaRecord``) are used when
-present, and ``pred_raw.pkl`` (``NeutralizeSignalRecord``) adds a ``<name>_raw`` signal.
+present, and ``pred_raw.pkl`` (``NeutralizeSignalRecord``) adds a ``<name>_raw`` signal. The label
+is read from the dataset ``task_train`` saved; IC decay needs the provider (``--provider-uri`` or
+the ``qlib_init`` of the config qrun saved).
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from kronos_quant.qlib_ext.records import RAW_PRED, try_load, load_signal_result
+from kronos_quant.qlib_ext.records import signal_results, try_load, with_decay_labels
 from kronos_quant.research.report_data import SignalResult
 
 logger = logging.getLogger(__name__)
@@ -58,13 +60,48 @@ def _run_name(recorder, taken: set, experiment: str) -> str:
     return f"{name}_{recorder.id[:8]}" if name in taken else name
 
 
+def recorded_provider(recorder) -> str | None:
+    """``qlib_init.provider_uri`` of the workflow config qrun saved in the recorder (None if absent)."""
+    config = try_load(recorder, "config")
+    provider = (config or {}).get("qlib_init", {}).get("provider_uri") if isinstance(config, dict) else None
+    return provider if isinstance(provider, str) else None
+
+
+def add_ic_decay(results: list[SignalResult], max_horizon: int, *, uri: str, provider_uri=None,
+                 recorded: list | tuple = ()) -> list[SignalResult]:
+    """``results`` with IC-decay labels (1..``max_horizon`` days) from ``provider_uri``.
+
+    Without ``provider_uri`` the provider the runs' workflow used (``recorded``) is tried; when none
+    is usable the decay is skipped with a warning (an explicit ``provider_uri`` that is not a Qlib data
+    dir is a ValueError).
+    """
+    from kronos_quant.qlib_ext.qlib_setup import init_qlib
+
+    candidates = [provider_uri] if provider_uri is not None else [p for p in recorded if p]
+    for candidate in candidates:
+        try:
+            init_qlib(provider_uri=candidate, tracking_uri=uri, reuse=True)
+        except ValueError:
+            if provider_uri is not None:
+                raise
+            continue
+        try:
+            return with_decay_labels(results, max_horizon)
+        except ValueError as err:
+            logger.warning("IC decay skipped: %s", err)
+            return results
+    logger.warning("IC decay skipped: no Qlib provider known for these runs; pass --provider-uri")
+    return results
+
+
 def load_runs(experiment: str, run_ids=None, *, uri: str | None = None, latest: bool = False,
-              taken: set | None = None) -> list[SignalResult]:
+              taken: set | None = None, decay_horizons: int = 0, provider_uri=None) -> list[SignalResult]:
     """One :class:`SignalResult` per run (all runs of ``experiment`` when ``run_ids`` is empty).
 
     ``latest`` keeps only the experiment's most recent run. Signals are named after the recorder
     (qrun's default recorder name becomes the experiment name), made unique with the run id against
-    ``taken`` (share one set across calls to combine experiments in one report).
+    ``taken`` (share one set across calls to combine experiments in one report). A run with
+    ``pred_raw.pkl`` adds ``<name>_raw``. ``decay_horizons`` > 0 adds IC decay (see :func:`add_ic_decay`).
     """
     from qlib.workflow import R
 
@@ -83,15 +120,14 @@ def load_runs(experiment: str, run_ids=None, *, uri: str | None = None, latest: 
         unknown = [run for run in wanted if run not in recorders]
         if unknown:
             raise ValueError(f"runs {unknown} not in experiment {experiment!r}; available: {sorted(recorders)}")
-        results, taken = [], set() if taken is None else taken
+        results, providers, taken = [], [], set() if taken is None else taken
         for run_id in wanted:
             recorder = recorders[run_id]
             name = _run_name(recorder, taken, experiment)
             taken.add(name)
-            result = load_signal_result(recorder, name)
-            results.append(result)
-            raw = try_load(recorder, RAW_PRED)
-            if raw is not None:
-                results.append(SignalResult(name=f"{name}_raw", pred=raw, label=result.label))
+            results += signal_results(recorder, name)
+            providers.append(recorded_provider(recorder))
         logger.info("loaded %d signal(s) from experiment %s", len(results), experiment)
-        return results
+    if decay_horizons:
+        results = add_ic_decay(results, decay_horizons, uri=uri, provider_uri=provider_uri, recorded=providers)
+    return results

@@ -23,11 +23,13 @@ the original as ``pred_raw.pkl``. Qlib 0.9.7's ``SigAnaRecord`` / ``PortAnaRecor
 ``pred.pkl`` of their recorder, so this is the one layout that makes them evaluate the pure alpha
 without subclassing them. Re-running it is idempotent: when ``pred_raw.pkl`` already exists it is
 the input. ``ReportRecord`` shows the raw signal's IC next to the neutral one when
-``pred_raw.pkl`` is present. All settings are public attributes (Qlib's ``Serializable`` drops
-names starting with ``_``).
+``pred_raw.pkl`` is present, states the handler's label (read from the dataset) and plots the IC
+decay over label horizons of 1..``decay_horizons`` days (closes read from the provider). All
+settings are public attributes (Qlib's ``Serializable`` drops names starting with ``_``).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 from pathlib import Path
@@ -36,15 +38,17 @@ import pandas as pd
 from qlib.utils.exceptions import LoadObjectError
 from qlib.workflow.record_temp import RecordTemp, SignalRecord
 
+from kronos_quant.qlib_ext.decay_labels import decay_labels
 from kronos_quant.qlib_ext.exposures_provider import BUFFER_DAYS, DEFAULT_BENCHMARK, load_exposures
 from kronos_quant.research.neutralize import exposure_report, neutralize
-from kronos_quant.research.report_data import SignalResult
+from kronos_quant.research.report_data import SignalResult, raw_signal_name
 from kronos_quant.research.report_html import write_report
 
 logger = logging.getLogger(__name__)
 
 RAW_PRED = "pred_raw.pkl"
 EXPOSURE_REPORT = "exposures_before_after"
+DECAY_MAX_HORIZON = 20  # IC decay over label horizons 1..20 days by default
 
 
 def flush_async_log(recorder) -> None:
@@ -147,19 +151,80 @@ class NeutralizeSignalRecord(RecordTemp):
         return ["pred.pkl", RAW_PRED, f"{EXPOSURE_REPORT}.pkl", f"{EXPOSURE_REPORT}.csv"]
 
 
-def load_signal_result(recorder, name: str, *, pred_name: str = "pred.pkl", freq: str = "1day") -> SignalResult:
-    """Build a :class:`SignalResult` from a recorder's ``pred``/``label``/``portfolio_analysis`` artifacts."""
+def label_expression(dataset) -> str | None:
+    """The label of a ``DatasetH``'s handler (its ``QlibDataLoader``'s ``fields["label"]``), or None.
+
+    Works on a live dataset and on the one ``task_train`` saves in the recorder (``"dataset"``).
+    """
+    loader = getattr(getattr(dataset, "handler", None), "data_loader", None)
+    fields = getattr(loader, "fields", None)
+    if not isinstance(fields, dict) or "label" not in fields:
+        return None
+    exprs = fields["label"][0] if isinstance(fields["label"], (tuple, list)) and fields["label"] else None
+    if isinstance(exprs, (tuple, list)) and exprs and isinstance(exprs[0], str):
+        return exprs[0]
+    return exprs if isinstance(exprs, str) else None
+
+
+def recorded_label(recorder) -> str | None:
+    """The label expression of the dataset ``task_train`` saved in ``recorder`` (None if absent)."""
+    try:
+        dataset = try_load(recorder, "dataset")
+    except Exception as err:  # an unpicklable dataset must not stop a report; say why
+        logger.warning("could not read the dataset saved in recorder %s (%s); the label is not stated", recorder.id, err)
+        return None
+    return label_expression(dataset)
+
+
+def load_signal_result(recorder, name: str, *, pred_name: str = "pred.pkl", freq: str = "1day",
+                       label: str | None = None) -> SignalResult:
+    """Build a :class:`SignalResult` from a recorder's ``pred``/``label``/``portfolio_analysis`` artifacts.
+
+    ``label``: the label expression; default: read from the recorder's saved dataset.
+    """
     pred = recorder.load_object(pred_name)
-    label = try_load(recorder, "label.pkl")
-    if label is None:
+    labels = try_load(recorder, "label.pkl")
+    if labels is None:
         raise ValueError(f"recorder {recorder.id} has no label.pkl; run SignalRecord with a DatasetH first")
     return SignalResult(
         name=name,
         pred=pred,
-        label=label.iloc[:, 0] if isinstance(label, pd.DataFrame) else label,
+        label=labels.iloc[:, 0] if isinstance(labels, pd.DataFrame) else labels,
         portfolio_report=try_load(recorder, f"portfolio_analysis/report_normal_{freq}.pkl"),
         risk_tables=try_load(recorder, f"portfolio_analysis/port_analysis_{freq}.pkl"),
+        label_expression=recorded_label(recorder) if label is None else label,
     )
+
+
+def signal_results(recorder, name: str, *, label: str | None = None) -> list[SignalResult]:
+    """The recorder's signal as ``name`` and, when ``pred_raw.pkl`` exists, its raw version as ``<name>_raw``.
+
+    The raw signal carries IC metrics only: the backtest ran on the neutralized ``pred.pkl``.
+    """
+    main = load_signal_result(recorder, name, label=label)
+    raw = try_load(recorder, RAW_PRED)
+    if raw is None:
+        return [main]
+    return [main, SignalResult(name=raw_signal_name(name), pred=raw, label=main.label,
+                               label_expression=main.label_expression, label_horizon=main.label_horizon)]
+
+
+def with_decay_labels(results: list[SignalResult], max_horizon: int = DECAY_MAX_HORIZON) -> list[SignalResult]:
+    """``results`` with IC-decay labels of horizons ``1..max_horizon`` days (``qlib.init`` with a provider).
+
+    Signals on the same rows (a signal and its ``_raw`` version) share one load.
+    """
+    if max_horizon < 1:
+        raise ValueError(f"max_horizon must be >= 1 day; got {max_horizon}")
+    loaded: list[tuple[pd.Index, dict]] = []
+    out = []
+    for result in results:
+        labels = next((labels for index, labels in loaded if index.equals(result.pred.index)), None)
+        if labels is None:
+            labels = decay_labels(result.pred, range(1, max_horizon + 1))
+            loaded.append((result.pred.index, labels))
+        out.append(dataclasses.replace(result, decay_labels=labels))
+    return out
 
 
 class ReportRecord(RecordTemp):
@@ -167,26 +232,30 @@ class ReportRecord(RecordTemp):
 
     Reads ``pred.pkl``, ``label.pkl`` and, when present, ``portfolio_analysis/*_1day.pkl``; if
     ``pred_raw.pkl`` exists (see :class:`NeutralizeSignalRecord`) the raw signal is added as
-    ``<name>_raw`` (IC metrics only -- the backtest ran on the neutralized ``pred.pkl``).
+    ``<name>_raw`` (IC metrics only -- the backtest ran on the neutralized ``pred.pkl``). The label
+    is read from ``dataset`` (qrun passes it) or the recorder's saved dataset; ``decay_horizons``
+    (days, 0 = off) sets the IC-decay range, its closes read from the provider qlib runs on.
     """
 
     artifact_path = "report"
     depend_cls = SignalRecord
 
     def __init__(
-        self, recorder=None, *, name: str = "kronos", n_quantiles: int = 5, rolling_window: int = 20, model=None, dataset=None
+        self, recorder=None, *, name: str = "kronos", n_quantiles: int = 5, rolling_window: int = 20,
+        decay_horizons: int = DECAY_MAX_HORIZON, model=None, dataset=None,
     ):
         super().__init__(recorder=recorder)
+        if int(decay_horizons) < 0:
+            raise ValueError(f"decay_horizons must be >= 0 days (0 turns IC decay off); got {decay_horizons}")
         self.name = name
         self.n_quantiles = n_quantiles
         self.rolling_window = rolling_window
+        self.decay_horizons = int(decay_horizons)
+        self.label = None if dataset is None else label_expression(dataset)
 
     def results(self) -> list[SignalResult]:
-        main = load_signal_result(self.recorder, self.name)
-        raw = try_load(self.recorder, RAW_PRED)
-        if raw is None:
-            return [main]
-        return [main, SignalResult(name=f"{self.name}_raw", pred=raw, label=main.label)]
+        results = signal_results(self.recorder, self.name, label=self.label)
+        return with_decay_labels(results, self.decay_horizons) if self.decay_horizons else results
 
     def generate(self, **kwargs):
         flush_async_log(self.recorder)

@@ -237,7 +237,9 @@ def exposure_report(
     ``corr_before, corr_after, beta_before, beta_after``. ``neutralized`` defaults to
     ``neutralize(signal, exposures, industry_col=..., weight_col=...)``. "Before" uses the raw signal.
     With ``weight_col`` both are the regression's weighted moments (weights ``sqrt(market cap)``),
-    the inner product the WLS residual is orthogonal in; "after" is then 0 up to rounding.
+    the inner product the WLS residual is orthogonal in; "after" is then 0 up to rounding. Moments
+    use the rows where the exposure is known, so an exposure the fit median-filled
+    (``nan_exposure="median"``) can keep a small "after" value.
     """
     signal = as_panel_series(signal, "signal")
     numeric, categorical = _split_columns(exposures, industry_col, weight_col)

@@ -87,7 +87,7 @@ HEADLINE_ROWS: tuple[HeadlineRow, ...] = (
     HeadlineRow("RankICIR", "RankIC_icir"),
     HeadlineRow("HAC t (IC)", "IC_hac_t", digits=2),
     HeadlineRow("HAC t (RankIC)", "RankIC_hac_t", digits=2),
-    HeadlineRow("Long-short, daily mean", "long_short_mean", "percent", 3),
+    HeadlineRow("Long-short, mean per date", "long_short_mean", "percent", 3),  # in label units
     HeadlineRow("HAC t (long-short)", "long_short_hac_t", digits=2),
     HeadlineRow("Annualised excess return, no cost", f"{WITHOUT_COST}.annualized_return", "percent"),
     HeadlineRow("Annualised excess return, with cost", f"{WITH_COST}.annualized_return", "percent"),

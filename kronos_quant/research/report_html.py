@@ -93,9 +93,10 @@ def label_note(entries: list[ReportEntry]) -> str:
     parts = []
     for (expression, horizon), names in groups.items():
         what = f"<code>{html.escape(expression)}</code>" if expression else "not recorded in the run"
+        days = f"{horizon} day" + ("s" if horizon != 1 else "")
         parts.append(
             f"Label of {html.escape(', '.join(names))}: {what} ({horizon}-day horizon; HAC t-statistics use "
-            f"Newey–West lags of at least {horizon} days)."
+            f"Newey–West lags of at least {days})."
         )
     return " ".join(parts)
 

@@ -26,7 +26,7 @@ def test_percentages_render_as_percentages():
     assert table.loc["Annualised excess return, no cost", "kronos"] == "-5.00%"
     assert table.loc["Max drawdown, with cost", "kronos"] == "-20.00%"
     assert table.loc["Turnover, daily mean", "kronos"] == "25.00%"
-    assert table.loc["Long-short, daily mean", "kronos"] == "0.123%"
+    assert table.loc["Long-short, mean per date", "kronos"] == "0.123%"
     assert table.loc["IC (mean)", "kronos"] == "0.0312" and table.loc["IC (mean)", "lgbm"] == "-0.0100"
     assert table.loc["HAC t (IC)", "kronos"] == "2.35" and table.loc["Days", "kronos"] == "240"
     assert table.loc["Information ratio, with cost", "lgbm"] == "" and "RankICIR" not in table.index  # all NaN
