@@ -1,7 +1,7 @@
 """Token-level forecasting: normalised bars in, normalised sample paths out.
 
-This layer works on tensors of one lookback length; :mod:`kronos_quant.inference.batching`
-groups series of different lengths and chunks large universes on top of it.
+This layer works on tensors of one lookback length; :func:`kronos_quant.inference.forecast.forecast_windows`
+normalises raw windows, groups them by length and chunks large universes on top of it.
 """
 from __future__ import annotations
 

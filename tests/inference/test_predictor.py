@@ -55,12 +55,13 @@ def test_lookback_past_max_context_follows_the_official_order(predictor):
     from kronos_quant.inference.generation import generate_paths
     from kronos_quant.inference.generation_config import GenerationConfig
     from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
+    from kronos_quant.normalization import derived_amount
     from kronos_quant.time_features import time_features
 
     df, xt, yt = make_series(70, 6, seed=3)  # 70 bars > max_context 48
     out = predictor.predict(df, xt, yt, pred_len=6, top_k=1, verbose=False)
     bars = df[["open", "high", "low", "close", "volume"]].to_numpy()
-    bars = np.concatenate([bars, bars[:, 4:5] * bars[:, :4].mean(1, keepdims=True)], axis=1)  # amount
+    bars = np.concatenate([bars, derived_amount(bars)[:, None]], axis=1)
     mean, std = bars.mean(0), bars.std(0)
     x = torch.tensor(np.clip((bars - mean) / (std + 1e-5), -5, 5), dtype=torch.float32)[None]
     config = GenerationConfig(pred_len=6, max_context=48, sampling=SamplingConfig(top_k=1), engine="recompute")
