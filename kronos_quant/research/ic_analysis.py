@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from kronos_quant.research.hac import hac_mean
+from kronos_quant.research.panel_checks import check_common_rows, degenerate_reason, warn_if_degenerate
 from kronos_quant.research.report_headline import json_ready
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ def ic_series(signal, label) -> pd.DataFrame:
 
     signal = as_panel_series(signal, "signal")
     label = as_panel_series(label, "label")
+    check_common_rows(signal, label)  # few shared (datetime, instrument) rows: an error showing both indexes
+    warn_if_degenerate(signal)  # all NaN / constant / one instrument per date: the ICs are NaN, say why
     ic, rank_ic = calc_ic(signal, label, date_col="datetime", dropna=False)
     return pd.DataFrame({"IC": ic, "RankIC": rank_ic}).astype(float)
 
@@ -174,10 +177,12 @@ def quantile_returns(signal, label, n_quantiles: int = 5) -> pd.DataFrame:
     """Mean label per date and quantile. DataFrame ``(dates, [1..n])``; returns as fractions."""
     signal = as_panel_series(signal, "signal")
     label = as_panel_series(label, "label")
+    check_common_rows(signal, label)
     frame = pd.DataFrame({"signal": signal, "label": label}).dropna()
     frame["group"] = quantile_groups(frame["signal"], n_quantiles).astype(int)
     table = frame.groupby([pd.Grouper(level="datetime"), "group"])["label"].mean().unstack("group")
-    return table.reindex(columns=range(1, n_quantiles + 1))
+    table = table.reindex(columns=range(1, n_quantiles + 1))
+    return table * np.nan if degenerate_reason(signal) else table  # a signal that cannot rank has no spread
 
 
 def long_short(quantile_frame: pd.DataFrame) -> pd.Series:
@@ -230,6 +235,9 @@ def sign_hit_rate(signal, label, *, demean: bool = False) -> float:
     ``demean=True`` subtracts each date's cross-sectional mean from both first, measuring
     *relative* direction (useful for scores that are not centred at zero).
     """
+    check_common_rows(signal, label)
+    if warn_if_degenerate(as_panel_series(signal, "signal")):
+        return float("nan")
     frame = pd.DataFrame({"s": as_panel_series(signal, "signal"), "l": as_panel_series(label, "label")}).dropna()
     if demean:
         frame = frame - frame.groupby(level="datetime").transform("mean")
