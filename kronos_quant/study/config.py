@@ -164,6 +164,7 @@ class KronosStudySettings:
     warm_train_config: Mapping | None = None  # train_config of warm-started windows (default: model's)
     lookback: int = 60  # dataset lookback (>= the model's forecast lookback)
     predict_chunk_days: int = 63  # trading days scored per chunk (bounds memory)
+    max_train_windows: int | None = None  # per train/valid segment, sampled chunk by chunk (None: all windows)
 
     def __post_init__(self) -> None:
         horizons = tuple(int(h) for h in self.horizons)

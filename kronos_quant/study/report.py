@@ -153,14 +153,26 @@ def _page(result, images: str) -> str:
                      "the headline Kronos signal is that step.</p>"
                      f"{_table(result.horizons[['IC', 'RankIC', 'IC_t_HAC', 'RankIC_t_HAC']], formatter=_num)}")
     if result.incremental is not None:
-        stats = result.incremental.mean()
+        stats = incremental_stats(result.incremental)
         parts.append(f"<h2>Incremental IC of Kronos</h2><p>Daily OLS residual of Kronos on the other non-random "
-                     f"signals, then its IC: IC {pct(stats['IC'])}, RankIC {pct(stats['RankIC'])}.</p>")
+                     f"signals, then its IC: IC {pct(stats['IC'])} (NW t {_num(stats['IC_t_HAC'])}), RankIC "
+                     f"{pct(stats['RankIC'])} (NW t {_num(stats['RankIC_t_HAC'])}).</p>")
     if result.cost_line is not None:
         parts.append(f"<h2>Cost sensitivity (Top-K excess, annualized)</h2>{_table(result.cost_line, formatter=pct)}")
     body = "".join(parts)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(config.name)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
+
+
+def incremental_stats(daily: pd.DataFrame) -> dict:
+    """Mean and Newey-West t of the daily incremental IC and RankIC."""
+    from kronos_quant.research.hac import hac_mean
+
+    out = {}
+    for column in ("IC", "RankIC"):
+        hac = hac_mean(daily[column].to_numpy(), label_horizon=1)
+        out[column], out[f"{column}_t_HAC"] = hac.mean, hac.t_stat
+    return out
 
 
 def _num(value) -> str:

@@ -60,6 +60,7 @@ def kronos_task(config) -> dict:
     lookback = int(forecast.setdefault("lookback", settings.lookback))
     kwargs.update(forecast=forecast, horizons=list(settings.horizons),
                   predict_chunk_days=int(settings.predict_chunk_days),
+                  **({} if settings.max_train_windows is None else {"max_train_windows": int(settings.max_train_windows)}),
                   output_dir=str(Path(config.output_dir) / "models" / "kronos" / "first"))
     handler = {"class": "KronosHandler", "module_path": "kronos_quant.qlib_ext.handler",
                "kwargs": {"instruments": config.market, "start_time": config.windows.history_start,
