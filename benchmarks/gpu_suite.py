@@ -35,7 +35,6 @@ from bench_training import build_step, make_batch, peak_flops, time_variants  # 
 
 from kronos_quant import Kronos, KronosConfig, KronosTokenizer, TokenizerConfig  # noqa: E402
 from kronos_quant.inference.forecast import forecast_windows  # noqa: E402
-from kronos_quant.inference.generation import generate_paths  # noqa: E402
 from kronos_quant.inference.generation_config import GenerationConfig  # noqa: E402
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms  # noqa: E402
 from kronos_quant.io_utils import atomic_write  # noqa: E402
