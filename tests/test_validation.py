@@ -139,5 +139,5 @@ def test_history_and_future_in_different_time_zones(predictor):
 
 @pytest.mark.parametrize("temperature", [float("inf"), float("nan"), 0.0])
 def test_non_finite_temperature(temperature):
-    with pytest.raises(ValueError, match="finite number > 0"):
+    with pytest.raises(ValueError, match="must be > 0 and finite"):
         SamplingConfig(temperature=temperature)

@@ -31,7 +31,7 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"temperature T must be a finite number > 0, got {self.temperature}; "
+            raise ValueError(f"temperature T must be > 0 and finite, got {self.temperature}; "
                              "use top_k=1 for greedy decoding")
         if self.top_k < 0:
             raise ValueError(f"top_k must be >= 0 (0 disables it), got {self.top_k}")

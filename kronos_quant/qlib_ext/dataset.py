@@ -29,6 +29,7 @@ from qlib.data import D
 from qlib.data.dataset import DatasetH
 from qlib.data.dataset.handler import DataHandlerLP
 
+from kronos_quant.data.dates import check_ordered_ranges, parse_range
 from kronos_quant.data.windows import KronosWindows, build_windows, panel_from_frame
 from kronos_quant.normalization import FEATURE_COLUMNS
 
@@ -52,6 +53,7 @@ class KronosDataset(DatasetH):
             raise ValueError(f"lookback and horizon must be >= 1, got {lookback}, {horizon}")
         self.lookback = int(lookback)  # public: survives qrun's pickling
         self.horizon = int(horizon)
+        check_segments(segments)
         super().__init__(handler, segments, **kwargs)
         check_processors(self.handler)
 
@@ -97,7 +99,7 @@ class KronosDataset(DatasetH):
             raise ValueError(f"unknown segment {segment!r}; this dataset has {list(self.segments)} "
                              "(or pass slice(start, end))")
         start, end = self.segments[segment]
-        return pd.Timestamp(start), pd.Timestamp(end)
+        return _within_data(segment, pd.Timestamp(start), pd.Timestamp(end))
 
     def _history_start(self, start: pd.Timestamp) -> pd.Timestamp:
         """The trading day ``2 * lookback + 20`` sessions before ``start`` (room for suspensions)."""
@@ -117,6 +119,27 @@ class KronosDataset(DatasetH):
         out = np.full((len(calendar), len(instruments), len(names)), np.nan)
         out[np.ix_(calendar.get_indexer(dates), pd.Index(instruments).get_indexer(found))] = values
         return out
+
+
+def check_segments(segments: dict) -> None:
+    """Each (start, end) a valid date range, and train ending before valid and test start (no look-ahead)."""
+    if not isinstance(segments, dict):
+        raise TypeError(f"segments must be a dict like {{'test': ('2023-07-01', '2024-06-13')}}, got {segments!r}")
+    ranges = {name: value for name, value in segments.items() if isinstance(value, (list, tuple))}
+    for name in ("valid", "test"):
+        if "train" in ranges and name in ranges:
+            check_ordered_ranges({"train": ranges["train"], name: ranges[name]}, owner="segments")
+    for name, value in ranges.items():
+        parse_range(value, name=f"segments.{name}")
+
+
+def _within_data(segment, start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(start, end) unchanged, or a ValueError when the segment starts after the provider's last day."""
+    calendar = D.calendar(freq="day")
+    if len(calendar) and start > pd.Timestamp(calendar[-1]):
+        raise ValueError(f"segment {segment!r} starts on {start:%Y-%m-%d}, after the end of the data "
+                         f"({pd.Timestamp(calendar[-1]):%Y-%m-%d}); move the segment or update the provider")
+    return start, end
 
 
 def check_processors(handler) -> None:

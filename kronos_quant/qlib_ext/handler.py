@@ -14,6 +14,9 @@ from qlib.config import C
 from qlib.contrib.data.handler import check_transform_proc
 from qlib.data.dataset.handler import DataHandlerLP
 
+from kronos_quant.data.dates import parse_range
+from kronos_quant.validation import check_bar_frame, raise_for_issues
+
 from kronos_quant.normalization import DERIVED_AMOUNT_EXPRESSION as DERIVED_AMOUNT
 
 logger = logging.getLogger(__name__)
@@ -69,6 +72,8 @@ class KronosHandler(DataHandlerLP):
         if int(label_horizon) < 1:
             raise ValueError(f"label_horizon must be >= 1, got {label_horizon}")
         path = provider_dir(freq)
+        if start_time is not None and end_time is not None:
+            parse_range((start_time, end_time), name="KronosHandler start_time/end_time")
         _check_instruments(path, instruments)
         self.label_horizon = int(label_horizon)
         self.has_amount = provider_has_field(path, "amount", freq)
@@ -89,6 +94,8 @@ class KronosHandler(DataHandlerLP):
         if getattr(self, "_data", None) is not None and len(self._data) == 0:
             raise ValueError(f"no data for instruments={instruments!r} between {start_time} and {end_time}; "
                              "check the dates against calendars/day.txt and the universe's spans")
+        if getattr(self, "_data", None) is not None:  # the bar rules the predictor and import-csv apply
+            raise_for_issues(check_bar_frame(self._data["feature"], allow_missing=True), source=f"provider {path}")
 
     def get_feature_config(self) -> tuple[list[str], list[str]]:
         amount = "$amount" if self.has_amount else DERIVED_AMOUNT

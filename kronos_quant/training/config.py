@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from kronos_quant.data.dates import check_ordered_ranges
+
 SCHEDULES = ("cosine", "linear", "constant")
 
 
@@ -66,8 +68,7 @@ class DataConfig:
                 segment = getattr(self, name)
                 if segment is None or len(segment) != 2:
                     raise ValueError(f"data.{name} must be [start, end] dates, e.g. [2010-01-04, 2021-12-31]")
-            if str(self.train[1]) >= str(self.valid[0]):
-                raise ValueError(f"data: train {self.train} must end before valid {self.valid} starts")
+            check_ordered_ranges({"train": self.train, "valid": self.valid}, owner="data")  # as dates
 
 
 @dataclass(frozen=True)
