@@ -37,6 +37,7 @@ class ExchangeConfig:
             raise ValueError("costs must be >= 0")
         if not 0 < self.risk_degree <= 1 or self.init_cash <= 0:
             raise ValueError("need 0 < risk_degree <= 1 and init_cash > 0")
+        object.__setattr__(self, "init_cash", float(self.init_cash))  # YAML gives ints
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class _Account:
 
     def __init__(self, n_universes: int, n_instruments: int, exchange: ExchangeConfig):
         self.exchange = exchange
-        self.cash = np.full(n_universes, exchange.init_cash)
+        self.cash = np.full(n_universes, float(exchange.init_cash))
         self.amount = np.zeros((n_universes, n_instruments))
         self.price = np.full((n_universes, n_instruments), np.nan)
         self.value = self.cash.copy()

@@ -31,7 +31,7 @@ def test_fixed_portfolio_holds_and_limits_block_trades():
     close = np.array([[[10.0, 20.0, 30.0], [11.0, 20.0, 30.0], [12.1, 20.0, 30.0]]])  # (1, 3, 3)
     change = np.array([[[0.0, 0.0, 0.10], [0.1, 0.0, 0.0], [0.1, 0.0, 0.0]]])  # instrument 2 limit-up on day 0
     signal = np.array([[[3.0, 1.0, 2.0]] * 3])
-    exchange = ExchangeConfig(min_cost=0.0, open_cost=0.0, close_cost=0.0, risk_degree=1.0, init_cash=1000.0)
+    exchange = ExchangeConfig(min_cost=0, open_cost=0, close_cost=0, risk_degree=1, init_cash=1000)  # ints, as YAML
     result = simulate(close, change, signal, np.zeros((1, 3)), FixedPortfolio(topk=2), exchange)
     # half the cash in instrument 0 (+10%, +10%), the other half stays cash (instrument 2 could not be bought)
     np.testing.assert_allclose(result.value[0], [1000.0, 1050.0, 1105.0])
