@@ -28,6 +28,7 @@ model unpickled where those paths are missing loads them from the recorder inste
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Text, Union
@@ -158,6 +159,13 @@ class KronosModel(Model):
                             f"{segment!r}")
         check_dataset(dataset, self.forecast_settings)
         return dataset.prepare(segment, mode="inference")
+
+    def __setstate__(self, state: dict) -> None:
+        old = state.pop("forecast", None)  # params.pkl written before ``forecast`` became a method
+        if old is not None and "forecast_settings" not in state:
+            names = [field.name for field in dataclasses.fields(ForecastSettings) if field.init]
+            state["forecast_settings"] = ForecastSettings(**{name: getattr(old, name) for name in names})
+        super().__setstate__(state)
 
     def networks(self) -> KronosPair:
         """The loaded tokenizer and predictor (cached; reloaded from the paths after unpickling)."""

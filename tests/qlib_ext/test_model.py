@@ -199,3 +199,20 @@ def test_no_lookahead_scores_ignore_later_bars(scores, tiny_market, tiny_checkpo
     dates = scores.index.get_level_values("datetime")
     np.testing.assert_array_equal(perturbed[dates <= cutoff].to_numpy(), scores[dates <= cutoff].to_numpy())
     assert not np.allclose(perturbed[dates > cutoff], scores[dates > cutoff])  # the perturbation did bite
+
+
+def test_params_pickled_before_forecast_became_a_method_still_load(tiny_checkpoints):
+    """Older params.pkl hold the settings as ``forecast`` (no ``generation``): they become forecast_settings."""
+    from kronos_quant.qlib_ext.model import KronosModel
+    from kronos_quant.qlib_ext.model_settings import ForecastSettings
+
+    model = _model(tiny_checkpoints, sample_count=3)
+    state = model.__getstate__()
+    settings = state.pop("forecast_settings")
+    legacy = object.__new__(ForecastSettings)  # as unpickled: fields of the time, no generation config
+    legacy.__dict__.update({key: value for key, value in vars(settings).items()
+                            if key not in ("generation", "sliding", "autocast")})
+    restored = KronosModel.__new__(KronosModel)
+    restored.__setstate__({**state, "forecast": legacy})
+    assert restored.forecast_settings == settings and restored.forecast_settings.generation.sample_count == 3
+    assert "forecast" not in vars(restored) and callable(restored.forecast)
