@@ -35,11 +35,12 @@ def market(root: Path, n: int) -> Path:
     return path
 
 
-def run(root: Path, n: int, chunk_days: int) -> dict:
+def run(root: Path, n: int, chunk_days: int, max_train_windows: int | None) -> dict:
     provider = market(root, n)
-    raw = study_dict(provider, root / f"out_{n}_{chunk_days}", signals=("kronos", "reversal_5d", "random"))
-    raw["kronos"] = {**raw["kronos"], "predict_chunk_days": chunk_days}
-    config = root / f"study_{n}_{chunk_days}.yaml"
+    tag = f"{n}_{chunk_days}_{max_train_windows}"
+    raw = study_dict(provider, root / f"out_{tag}", signals=("kronos", "reversal_5d", "random"))
+    raw["kronos"] = {**raw["kronos"], "predict_chunk_days": chunk_days, "max_train_windows": max_train_windows}
+    config = root / f"study_{tag}.yaml"
     config.write_text(yaml.safe_dump(raw))
     started = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-f", "MAXRSS_KB %M", sys.executable, "-m", "kronos_quant.cli.study",
@@ -48,7 +49,7 @@ def run(root: Path, n: int, chunk_days: int) -> dict:
     match = re.search(r"MAXRSS_KB (\d+)", done.stderr)
     if done.returncode != 0 or match is None:
         raise RuntimeError(done.stderr[-3000:])
-    return {"instruments": n, "universe": int(0.6 * n), "chunk_days": chunk_days,
+    return {"instruments": n, "universe": int(0.6 * n), "chunk_days": chunk_days, "max_train_windows": max_train_windows,
             "peak_rss_mb": int(match.group(1)) / 1024, "wall_s": round(wall, 1)}
 
 
@@ -56,12 +57,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instruments", type=int, nargs="+", default=[40, 400])
     parser.add_argument("--chunk-days", type=int, default=30)
+    parser.add_argument("--max-train-windows", type=int, default=None, help="sample Kronos training windows")
     parser.add_argument("--out", default="/tmp/study_memory")
     args = parser.parse_args()
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)
     for n in args.instruments:
-        print(json.dumps(run(root, n, args.chunk_days)), flush=True)
+        print(json.dumps(run(root, n, args.chunk_days, args.max_train_windows)), flush=True)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,18 @@ def summary_table(ics: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def constant_days(frame: pd.DataFrame, names: Sequence[str]) -> pd.Series:
+    """Per signal, the share of days on which it is constant across instruments (a degenerate signal:
+    no IC, and a Top-K backtest that only follows the sort order of the instrument codes)."""
+    spread = frame[list(names)].groupby(level="datetime").agg(lambda values: values.max() - values.min())
+    share = (spread == 0).mean()
+    for name, value in share.items():
+        if value > 0.5:
+            logger.warning("signal %s is constant across instruments on %.0f%% of days: its IC is undefined and "
+                           "its Top-K backtest is meaningless there", name, 100 * value)
+    return share.rename("constant_days")
+
+
 def period_label(dates: pd.DatetimeIndex, freq: str) -> pd.Index:
     """``"2021"`` (freq ``year``) or ``"2021H1"`` (freq ``half``) per date."""
     if freq == "year":

@@ -25,14 +25,15 @@ from kronos_quant.research.report_headline import format_number, format_percent,
 
 logger = logging.getLogger(__name__)
 
-PERCENT_COLUMNS = ("IC", "RankIC", "hit_rate", "long_short_ann", "topk_excess_without_cost", "topk_excess_with_cost",
+PERCENT_COLUMNS = ("IC", "RankIC", "hit_rate", "constant_days", "long_short_ann", "topk_excess_without_cost", "topk_excess_with_cost",
                    "turnover", "topk_mdd_with_cost")
 NUMBER_COLUMNS = ("ICIR", "RankICIR", "RankIC_t_HAC", "long_short_t_HAC", "topk_ir_with_cost")
 HEADLINE_NAMES = {"IC": "IC", "RankIC": "RankIC", "ICIR": "ICIR", "RankICIR": "RankICIR",
                   "RankIC_t_HAC": "RankIC t (NW)", "hit_rate": "hit rate", "long_short_ann": "L-S ann. (no cost)",
                   "long_short_t_HAC": "L-S t (NW)", "topk_excess_without_cost": "Top-K excess (no cost)",
                   "topk_excess_with_cost": "Top-K excess (cost)", "topk_ir_with_cost": "Top-K IR (cost)",
-                  "topk_mdd_with_cost": "Top-K max DD (cost)", "turnover": "daily turnover"}
+                  "topk_mdd_with_cost": "Top-K max DD (cost)", "turnover": "daily turnover",
+                  "constant_days": "constant days"}
 STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1150px}table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}img{max-width:100%}"
          ".warn{background:#fff3cd;padding:.5em}")

@@ -43,7 +43,7 @@ class StudyResult:
 
 def init_qlib(config: StudyConfig) -> None:
     """qlib.init on the provider with a sqlite MLflow store under ``output_dir``."""
-    import qlib
+    from kronos_quant.qlib_ext.qlib_setup import init_qlib as init_qlib_session
 
     provider = Path(config.provider_uri).expanduser().resolve()
     if not (provider / "calendars" / "day.txt").is_file():
@@ -51,9 +51,8 @@ def init_qlib(config: StudyConfig) -> None:
                          "or KRONOS_PROVIDER_URI")
     out = Path(config.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    qlib.init(provider_uri=str(provider), region="cn", kernels=1,
-              exp_manager={"class": "MLflowExpManager", "module_path": "qlib.workflow.expm",
-                           "kwargs": {"uri": f"sqlite:///{out / 'mlflow.db'}", "default_exp_name": config.name}})
+    init_qlib_session(provider_uri=provider, tracking_uri=f"sqlite:///{out / 'mlflow.db'}",
+                      default_experiment=config.name)
 
 
 def check_span(config: StudyConfig) -> None:
@@ -139,6 +138,7 @@ def run_study(config: StudyConfig) -> StudyResult:
     ics = compare.daily_ics(frame, names)
     summary = compare.summary_table(ics)
     summary = summary.join(compare.long_short(frame, names, quantile=config.backtest.long_short_quantile))
+    summary = summary.join(compare.constant_days(frame, names))
     incremental = None
     if KRONOS in names and len(names) > 1:
         controls = [n for n in names if n not in (KRONOS, "random")]

@@ -108,3 +108,11 @@ def test_random_signal_is_keyed_by_row():
     assert np.array_equal(full.loc[part.index].to_numpy(), part.to_numpy())
     assert not np.array_equal(full.to_numpy(), random_signal(index, seed=4).to_numpy())
     assert 0.45 < full.mean() < 0.55
+
+
+def test_constant_days_flags_degenerate_signals():
+    frame = panel(n_days=10)
+    frame["flat"] = 1.0
+    frame.loc[frame.index.get_level_values(0) == frame.index.get_level_values(0)[0], "flat"] = np.arange(40.0)
+    share = compare.constant_days(frame, ["c1", "flat"])
+    assert share["c1"] == 0.0 and share["flat"] == pytest.approx(0.9)
