@@ -22,6 +22,7 @@ per-instrument frames of :func:`kronos_quant.research.volatility.traded_series` 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
@@ -111,7 +112,9 @@ def garch_forecasts(returns: np.ndarray, origins: np.ndarray, horizons: Sequence
         if len(fit_data) < config.garch_min_obs:
             continue
         model = arch_model(PERCENT * fit_data, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False)
-        params = model.fit(disp="off", show_warning=False, starting_values=previous).params
+        with warnings.catch_warnings():  # arch warns when a warm start is not stationary; it then starts afresh
+            warnings.simplefilter("ignore", UserWarning)
+            params = model.fit(disp="off", show_warning=False, starting_values=previous).params
         previous = params.to_numpy()  # warm start of the next refit (same optimum, fewer iterations)
         fixed = arch_model(PERCENT * returns[start:int(block[-1]) + 1], mean="Constant", vol="GARCH", p=1, q=1,
                            dist="normal", rescale=False).fix(params)

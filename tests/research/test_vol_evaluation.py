@@ -33,14 +33,20 @@ def market():
     return bars, rows, paths, last
 
 
-def test_evaluate_tables(market):
+@pytest.fixture(scope="module")
+def evaluated(market):
     bars, rows, paths, last = market
     config = VolEvalConfig(horizons=(1, 5), baselines=BaselineConfig(refit_every=60, garch_min_obs=200))
     kronos = kronos_forecasts(paths, last, rows, config.horizons)
     out = outcomes(bars, rows, config)
     scales = fit_spread_scales(kronos, out.realised)
-    assert all(0.7 < s.scale < 1.4 for s in scales.values())  # oracle paths need no stretching
     tables = evaluate(kronos, out, config, spread_scales={h: s.scale for h, s in scales.items()})
+    return scales, tables
+
+
+def test_evaluate_tables(evaluated):
+    scales, tables = evaluated
+    assert all(0.7 < s.scale < 1.4 for s in scales.values())  # oracle paths need no stretching
     losses = tables["losses"].set_index(["horizon", "model"])
     assert set(losses.index.get_level_values("model")) == {"kronos", "hist20", "hist60", "ewma", "garch", "har"}
     # the oracle knows the true vol: best QLIKE at h=5 (its estimate pools 30 paths x 5 bars)
@@ -62,3 +68,15 @@ def test_horizon_beyond_the_paths_is_an_error(market):
     _, rows, paths, last = market
     with pytest.raises(ValueError, match="longer than the forecast"):
         kronos_forecasts(paths, last, rows, (1, 20))
+
+
+def test_vol_report_html(evaluated, tmp_path):
+    from kronos_quant.research.vol_report import write_vol_report
+
+    _, tables = evaluated
+    path = write_vol_report(tables, tmp_path / "vol" / "report.html", spread_scales={1: 1.0, 5: 1.1})
+    text = path.read_text()
+    assert text.count("data:image/png;base64,") == 4  # scatter, PIT, coverage, reliability
+    qlike = tables["losses"].set_index(["horizon", "model"]).loc[(5, "kronos"), "qlike"]
+    assert f'data-table="losses" data-row="5/kronos" data-column="qlike">{qlike:.6g}<' in text
+    assert "http" not in text.replace("http-equiv", "")  # offline: no external assets

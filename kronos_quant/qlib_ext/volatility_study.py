@@ -1,0 +1,158 @@
+"""The CSI300 volatility study (issue 15), Qlib-facing: train a small Kronos, sample paths, keep the bars.
+
+Three steps, each saving what the next needs so a long CPU run can be resumed step by step:
+
+1. :func:`train_study_model`: a small Kronos (tokenizer + predictor) from scratch on the train years,
+   with early stopping on the validation segment. Train windows are a seeded 1-in-``every`` subsample of
+   decision dates per year (the full 2010-2021 set is ~0.9M windows, ~5 GB of arrays).
+2. :func:`forecast_segment`: price-space sample paths ``(N, P, H, 6)`` for every ``every``-th trading
+   day of a segment (each window normalised on its own lookback, :mod:`kronos_quant.qlib_ext.scoring`).
+3. :func:`load_close_panel`: the raw daily bars (dates x instruments) that the baselines and the
+   realised volatility are computed from (research/volatility.py, research/vol_baselines.py).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kronos_quant.qlib_ext.training_data import init_qlib_provider, windows_to_arrays
+from kronos_quant.training.datasets import WindowArrays
+
+logger = logging.getLogger(__name__)
+
+HANDLER = {"class": "KronosHandler", "module_path": "kronos_quant.qlib_ext.handler"}
+
+# small CPU architectures (config fields): ~0.1M parameters per network
+STUDY_TOKENIZER = {"d_in": 6, "d_model": 64, "n_heads": 4, "ff_dim": 128, "n_enc_layers": 2, "n_dec_layers": 2,
+                   "s1_bits": 8, "s2_bits": 8, "group_size": 4}
+STUDY_PREDICTOR = {"s1_bits": 8, "s2_bits": 8, "n_layers": 3, "d_model": 64, "n_heads": 4, "ff_dim": 128}
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """Where the study's windows come from."""
+
+    provider_uri: str  # Qlib data dir
+    instruments: str = "csi300"  # universe
+    lookback: int = 60  # bars Kronos sees
+    horizon: int = 20  # bars forecast (horizons 1/5/10/20 need 20)
+
+    def __post_init__(self) -> None:
+        if self.lookback < 2 or self.horizon < 1:
+            raise ValueError(f"lookback must be >= 2 and horizon >= 1, got {self.lookback}, {self.horizon}")
+
+
+def make_dataset(data: StudyData, segments: dict, *, lookback: int | None = None):
+    """A KronosDataset over ``segments`` with history loaded from 100 trading days before the first."""
+    from kronos_quant.qlib_ext.dataset import KronosDataset
+
+    init_qlib_provider(data.provider_uri)
+    starts = sorted(pd.Timestamp(start) for start, _ in segments.values())
+    ends = sorted(pd.Timestamp(end) for _, end in segments.values())
+    history_start = starts[0] - pd.Timedelta(days=2 * (data.lookback + 30))
+    handler = dict(HANDLER, kwargs={"instruments": data.instruments, "start_time": f"{history_start:%Y-%m-%d}",
+                                    "end_time": f"{ends[-1]:%Y-%m-%d}"})
+    return KronosDataset(handler=handler, segments=segments, lookback=lookback or data.lookback,
+                         horizon=data.horizon)
+
+
+def subsample_dates(index: pd.MultiIndex, every: int, *, offset: int = 0) -> np.ndarray:
+    """Boolean mask (N,) keeping rows whose decision date is every ``every``-th distinct date."""
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+    dates = index.get_level_values("datetime")
+    unique = pd.DatetimeIndex(dates.unique()).sort_values()
+    kept = unique[offset % every::every]
+    return np.asarray(dates.isin(kept))
+
+
+def segment_arrays(data: StudyData, start: str, end: str, *, every: int) -> WindowArrays:
+    """Training WindowArrays (lookback + 1 + horizon bars) of one period, 1-in-``every`` dates."""
+    dataset = make_dataset(data, {"seg": (start, end)}, lookback=data.lookback + 1)
+    windows = dataset.prepare("seg", mode="train")
+    keep = subsample_dates(windows.index, every)
+    arrays = windows_to_arrays(windows, clip=5.0)
+    return WindowArrays(arrays.bars[keep], arrays.stamps[keep])
+
+
+def study_window_arrays(data: StudyData, train: tuple[str, str], valid: tuple[str, str], *,
+                        every: int = 4) -> tuple[WindowArrays, WindowArrays]:
+    """(train, valid) arrays; train built one year at a time to bound memory."""
+    first, last = pd.Timestamp(train[0]).year, pd.Timestamp(train[1]).year
+    parts = []
+    for year in range(first, last + 1):
+        start = max(pd.Timestamp(train[0]), pd.Timestamp(f"{year}-01-01"))
+        end = min(pd.Timestamp(train[1]), pd.Timestamp(f"{year}-12-31"))
+        parts.append(segment_arrays(data, f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}", every=every))
+        logger.info("train year %d: %d windows", year, len(parts[-1].bars))
+    train_arrays = WindowArrays(np.concatenate([p.bars for p in parts]), np.concatenate([p.stamps for p in parts]))
+    valid_arrays = segment_arrays(data, valid[0], valid[1], every=every)
+    return train_arrays, valid_arrays
+
+
+def train_study_model(data: StudyData, train: tuple[str, str], valid: tuple[str, str], out_dir: str | Path, *,
+                      every: int = 4, max_steps: int = 1500, batch_size: int = 64) -> tuple[Path, Path]:
+    """Train the study tokenizer then predictor from scratch; returns their best checkpoint dirs."""
+    from kronos_quant.training import TrainConfig, fit_predictor, fit_tokenizer
+
+    train_arrays, valid_arrays = study_window_arrays(data, train, valid, every=every)
+    logger.info("training on %d windows, validating on %d", len(train_arrays.bars), len(valid_arrays.bars))
+    out = Path(out_dir)
+    common = dict(from_scratch=True, lr=2e-3, warmup_steps=50, batch_size=batch_size, epochs=1,
+                  max_steps=max_steps, windows_per_epoch=max_steps * batch_size, valid_windows=2048,
+                  eval_every=max(max_steps // 10, 1), patience=4, seed=7, device="cpu", log_every=50)
+    tok = fit_tokenizer(TrainConfig(model=dict(STUDY_TOKENIZER), out_dir=str(out / "tokenizer"), **common),
+                        train_arrays, valid_arrays)
+    logger.info("tokenizer: %d steps, best val %.5f", tok.steps, tok.best_val_loss)
+    pred = fit_predictor(TrainConfig(model=dict(STUDY_PREDICTOR), tokenizer=str(tok.best_dir),
+                                     out_dir=str(out / "predictor"), **common), train_arrays, valid_arrays)
+    logger.info("predictor: %d steps, best val %.5f", pred.steps, pred.best_val_loss)
+    return Path(tok.best_dir), Path(pred.best_dir)
+
+
+def forecast_segment(model, dataset, segment: str, *, every: int = 1) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray]:
+    """Sample paths of every ``every``-th decision date of ``segment``.
+
+    Args:
+        model: a fitted :class:`~kronos_quant.qlib_ext.model.KronosModel` (its forecast settings give the
+            horizon, temperature, sample_count and seed); dataset: a KronosDataset covering them.
+    Returns:
+        index (datetime, instrument) (N,), paths float32 (N, P, H, 6) in price units, last_close (N,).
+    """
+    windows = model.prepare_windows(dataset, segment)
+    keep = subsample_dates(windows.index, every)
+    index = windows.index[keep]
+    settings = model.forecast_settings
+    logger.info("segment %s: forecasting %d windows (%d dates), %d paths x %d bars", segment, len(index),
+                index.get_level_values("datetime").nunique(), settings.sample_count, settings.horizon)
+    result = model.forecast_rows(windows.x[keep], windows.x_stamp[keep], windows.y_stamp[keep], index)
+    return index, result.paths, result.last_close
+
+
+def save_forecast(path: str | Path, index: pd.MultiIndex, paths: np.ndarray, last_close: np.ndarray) -> None:
+    """``.npz`` with datetime (ns ints), instrument (str), paths, last_close."""
+    np.savez_compressed(path, datetime=index.get_level_values("datetime").values.astype("datetime64[ns]").astype(np.int64),
+                        instrument=np.asarray(index.get_level_values("instrument"), dtype=str), paths=paths,
+                        last_close=last_close)
+
+
+def load_forecast(path: str | Path) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray]:
+    """Inverse of :func:`save_forecast`."""
+    data = np.load(path)
+    index = pd.MultiIndex.from_arrays([pd.to_datetime(data["datetime"]), data["instrument"]],
+                                      names=["datetime", "instrument"])
+    return index, data["paths"], data["last_close"]
+
+
+def load_bars(instruments: list[str], start: str, end: str) -> pd.DataFrame:
+    """Raw daily open/high/low/close/volume indexed (datetime, instrument) from the initialised provider."""
+    from qlib.data import D
+
+    frame = D.features(sorted(set(instruments)), ["$open", "$high", "$low", "$close", "$volume"],
+                       start_time=start, end_time=end, freq="day")
+    frame.columns = ["open", "high", "low", "close", "volume"]
+    return frame.swaplevel().sort_index().rename_axis(["datetime", "instrument"])
