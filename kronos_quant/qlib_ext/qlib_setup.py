@@ -19,10 +19,10 @@ logger = logging.getLogger(__name__)
 PROVIDER_DEFAULTS = {"region": "cn", "kernels": 1, "expression_cache": None, "dataset_cache": None}
 
 
-def mlflow_exp_manager(uri: str) -> dict:
+def mlflow_exp_manager(uri: str, default_experiment: str = "Experiment") -> dict:
     """Qlib's ``exp_manager`` config for an MLflow tracking store at ``uri`` (sqlite:///... or file:...)."""
     return {"class": "MLflowExpManager", "module_path": "qlib.workflow.expm",
-            "kwargs": {"uri": uri, "default_exp_name": "Experiment"}}
+            "kwargs": {"uri": uri, "default_exp_name": default_experiment}}
 
 
 def check_provider(provider_uri: str | os.PathLike) -> Path:
@@ -46,13 +46,14 @@ def current_provider() -> Path | None:
 
 
 def init_qlib(config: Mapping | None = None, *, provider_uri: str | os.PathLike | None = None,
-              tracking_uri: str | None = None, reuse: bool = False) -> None:
+              tracking_uri: str | None = None, default_experiment: str = "Experiment", reuse: bool = False) -> None:
     """``qlib.init`` with ``config`` (a workflow's ``qlib_init`` mapping) plus overrides.
 
     Args:
         config: qlib.init keyword arguments; without one, a bare provider gets :data:`PROVIDER_DEFAULTS`.
         provider_uri: replaces ``config["provider_uri"]``; must be a Qlib data dir.
-        tracking_uri: an MLflow store for ``exp_manager`` (replaces the config's).
+        tracking_uri: an MLflow store for ``exp_manager`` (replaces the config's); runs started without an
+            experiment name land in ``default_experiment``.
         reuse: keep a live session instead: when qlib is already initialised on the same provider
             (or on any provider when none is asked for), nothing happens. Re-initialising drops an
             active recorder, so callers inside a running experiment pass ``reuse=True``.
@@ -63,7 +64,7 @@ def init_qlib(config: Mapping | None = None, *, provider_uri: str | os.PathLike 
     if provider_uri is not None:
         kwargs["provider_uri"] = str(check_provider(provider_uri))
     if tracking_uri is not None:
-        kwargs["exp_manager"] = mlflow_exp_manager(tracking_uri)
+        kwargs["exp_manager"] = mlflow_exp_manager(tracking_uri, default_experiment)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     store = (kwargs.get("exp_manager") or {}).get("kwargs", {}).get("uri", "")
     if not str(store).startswith(("sqlite:", "postgresql:", "mysql:", "http:", "https:")):

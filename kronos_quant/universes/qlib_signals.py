@@ -35,11 +35,11 @@ def expression_of(signal: str) -> str:
 
 def provider_scores(provider, expression: str, instruments, dates: pd.DatetimeIndex) -> np.ndarray:
     """float64 (D, I) values of ``expression`` on ``provider`` for ``instruments`` over ``dates``."""
-    import qlib
     from qlib.data import D
 
-    qlib.init(provider_uri=str(Path(provider).resolve()), region="cn", kernels=1, expression_cache=None,
-              dataset_cache=None, skip_if_reg=False)
+    from kronos_quant.qlib_ext.qlib_setup import init_qlib
+
+    init_qlib(provider_uri=provider)  # a fresh session on this provider (region cn, one kernel, no caches)
     frame = D.features(list(instruments), [expression], start_time=dates[0], end_time=dates[-1], freq="day")
     panel = frame.iloc[:, 0].unstack("instrument")
     panel.index = pd.DatetimeIndex(panel.index)
