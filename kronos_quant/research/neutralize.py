@@ -35,7 +35,6 @@ import pandas as pd
 
 from kronos_quant.research.exposures import industry_dummies
 from kronos_quant.research.ic_analysis import as_panel_series, check_panel_index
-from kronos_quant.research.panel_checks import check_common_rows
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +171,6 @@ def neutralize(
     if not isinstance(exposures, pd.DataFrame):
         raise TypeError("exposures must be a DataFrame indexed (datetime, instrument), one column per exposure")
     check_panel_index(exposures.index, "exposures")
-    check_common_rows(signal, exposures, names=("signal", "exposures"))
     if nan_exposure not in ("median", "drop"):
         raise ValueError(f"nan_exposure must be 'median' or 'drop'; got {nan_exposure!r}")
     numeric, categorical = _split_columns(exposures, industry_col, weight_col)
@@ -206,23 +204,29 @@ def wls_weights(market_cap: pd.Series) -> pd.Series:
     return np.sqrt(cap.where(cap > 0))
 
 
-def _date_slope_corr(y: pd.Series, x: pd.Series, w: pd.Series | None) -> tuple[float, float]:
-    """Univariate slope ``cov(y, x) / var(x)`` and correlation on one date, weighted by ``w`` if given.
+def _slope_corr_by_date(y: pd.Series, x: pd.Series, w: pd.Series | None) -> pd.DataFrame:
+    """Per date: univariate slope ``cov(y, x) / var(x)`` and correlation, weighted by ``w`` if given.
 
-    Weighted moments use ``sum(w .) / sum(w)`` throughout, so a WLS residual (``X' W e = 0``) has an
-    exact zero weighted slope and correlation on every regressor.
+    Weighted moments use ``sum(w .) / sum(w)`` throughout (two-pass, centred first), so a WLS
+    residual (``X' W e = 0``) has an exact zero weighted slope and correlation on every regressor.
+    Dates with fewer than 3 usable rows or a constant ``x`` are NaN. DataFrame ``(dates, [slope, corr])``.
     """
-    both = pd.DataFrame({"y": y, "x": x, "w": 1.0 if w is None else w}).dropna()
-    both = both[both["w"] > 0]
-    if len(both) < 3:
-        return np.nan, np.nan
-    weight = both["w"] / both["w"].sum()
-    dx = both["x"] - (weight * both["x"]).sum()
-    dy = both["y"] - (weight * both["y"]).sum()
-    var_x, var_y, cov = (weight * dx * dx).sum(), (weight * dy * dy).sum(), (weight * dx * dy).sum()
-    if var_x <= 0:
-        return np.nan, np.nan
-    return cov / var_x, cov / np.sqrt(var_x * var_y) if var_y > 0 else 0.0
+    weight = pd.Series(1.0, index=y.index) if w is None else w.astype(float)
+    usable = y.notna() & x.notna() & weight.gt(0)
+    y, x, weight = y[usable], x[usable].astype(float), weight[usable]
+    dates = y.index.get_level_values("datetime")
+
+    def date_sum(values):
+        return values.groupby(dates).transform("sum")
+
+    weight = weight / date_sum(weight)
+    dx, dy = x - date_sum(weight * x), y - date_sum(weight * y)
+    moments = pd.DataFrame({"xx": weight * dx * dx, "yy": weight * dy * dy, "xy": weight * dx * dy, "n": 1.0})
+    sums = moments.groupby(dates).sum()
+    valid = (sums["n"] >= 3) & (sums["xx"] > 0)
+    slope = (sums["xy"] / sums["xx"]).where(valid)
+    corr = (sums["xy"] / np.sqrt(sums["xx"] * sums["yy"])).where(sums["yy"] > 0, 0.0).where(valid)
+    return pd.DataFrame({"slope": slope, "corr": corr})
 
 
 def exposure_report(
@@ -254,12 +258,8 @@ def exposure_report(
     weights = None if weight_col is None else wls_weights(aligned[weight_col])
     rows = {}
     for column in columns.columns:
-        stats = {"before": [], "after": []}
-        for _, chunk in columns[column].groupby(level="datetime"):
-            w = None if weights is None else weights.loc[chunk.index]
-            stats["before"].append(_date_slope_corr(signal.loc[chunk.index], chunk, w))
-            stats["after"].append(_date_slope_corr(neutralized.loc[chunk.index], chunk, w))
-        before = pd.DataFrame(stats["before"]).mean().to_numpy()  # NaN-skipping mean over dates
-        after = pd.DataFrame(stats["after"]).mean().to_numpy()
-        rows[column] = {"corr_before": before[1], "corr_after": after[1], "beta_before": before[0], "beta_after": after[0]}
+        before = _slope_corr_by_date(signal, columns[column], weights).mean()  # NaN-skipping mean over dates
+        after = _slope_corr_by_date(neutralized.reindex(signal.index), columns[column], weights).mean()
+        rows[column] = {"corr_before": before["corr"], "corr_after": after["corr"],
+                        "beta_before": before["slope"], "beta_after": after["slope"]}
     return pd.DataFrame(rows).T.rename_axis("exposure")

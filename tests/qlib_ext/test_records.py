@@ -54,7 +54,7 @@ def test_neutralize_then_qlib_analysis_then_report(qlib_tiny, pred_label, tmp_pa
         neutral_record.generate()
         NeutralizeSignalRecord(recorder=recorder, weight_col="mktcap").generate()  # idempotent
         SigAnaRecord(recorder=recorder).generate()
-        ReportRecord(recorder=recorder, name="kronos", n_quantiles=5, rolling_window=5).generate()
+        ReportRecord(recorder=recorder, name="kronos", n_quantiles=5, rolling_window=5, decay_horizons=3).generate()
 
         raw = recorder.load_object("pred_raw.pkl")
         neutral = recorder.load_object("pred.pkl")
