@@ -35,6 +35,7 @@ import pandas as pd
 
 from kronos_quant.research.exposures import industry_dummies
 from kronos_quant.research.ic_analysis import as_panel_series, check_panel_index
+from kronos_quant.research.panel_checks import check_common_rows
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ def neutralize(
     if not isinstance(exposures, pd.DataFrame):
         raise TypeError("exposures must be a DataFrame indexed (datetime, instrument), one column per exposure")
     check_panel_index(exposures.index, "exposures")
+    check_common_rows(signal, exposures, names=("signal", "exposures"))
     if nan_exposure not in ("median", "drop"):
         raise ValueError(f"nan_exposure must be 'median' or 'drop'; got {nan_exposure!r}")
     numeric, categorical = _split_columns(exposures, industry_col, weight_col)
