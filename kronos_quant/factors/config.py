@@ -47,7 +47,7 @@ class KronosFactorConfig:
     k: int = 3  # kfold: number of folds
     data_end: str | None = None  # kfold: last bar of the data the folds may train on
     embargo_days: int = DEFAULT_EMBARGO_DAYS  # calendar days between a model's data and its scored dates
-    history_margin_days: int = 400  # calendar days of bars loaded before a scored date for its lookback
+    history_margin_days: int = 400  # calendar days the handler loads before a scored date (membership rows)
     tokenizer: Any = "tokenizer-base"  # TokenizerConfig fields (mapping) or a preset name
     predictor: Any = "mini"  # KronosConfig fields (mapping) or a preset name
     train: Mapping = field(default_factory=dict)  # TrainConfig fields for both networks

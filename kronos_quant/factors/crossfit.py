@@ -145,6 +145,10 @@ def walk_forward_plan(score: tuple, *, history_start, refit_years: int = 1, vali
     for block in _year_blocks(start, end, int(refit_years)):
         valid_start = block[0] - pd.DateOffset(months=int(valid_months))
         valid_end = block[0] - pd.Timedelta(days=int(embargo_days))
+        if valid_start - history < pd.Timedelta(days=MIN_SPAN_DAYS):
+            raise ValueError(f"fold wf{block[0]:%Y}: the history from {history:%Y-%m-%d} is shorter than "
+                             f"{MIN_SPAN_DAYS} days before its early-stopping span ({valid_start:%Y-%m-%d}); start "
+                             "the scored range later or history_start earlier")
         train_start = history
         if max_train_years is not None:
             train_start = max(history, valid_start - pd.DateOffset(years=int(max_train_years)))

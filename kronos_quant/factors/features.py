@@ -8,7 +8,8 @@ Columns (returns are fractions, 0.01 = 1 %; prices are relative to the last obse
 
 =====================  ==========================================================================
 ``kronos_ret_{h}``     expected return to the close h bars ahead (mean over paths), h in ``horizons``
-``kronos_vol``         predicted per-bar volatility (:func:`~kronos_quant.research.signals.predicted_volatility`)
+``kronos_vol``         predicted per-bar volatility (:func:`~kronos_quant.research.signals.predicted_volatility`;
+                       NaN when a path decodes a close <= 0)
 ``kronos_pup``         P(up): share of paths whose horizon-end close is above the last close
 ``kronos_disp``        path dispersion: cross-path std (ddof 0) of the horizon-end return
 ``kronos_range``       expected high/low range: mean over paths of (max high - min low) / last close
@@ -71,9 +72,24 @@ def path_features(paths: np.ndarray, last_close: np.ndarray, *,
     columns = [expected_return(paths[:, :, :h], last) for h in horizons]  # validates shapes and values
     end_returns = paths[:, :, -1, CLOSE_INDEX] / last[:, None] - 1.0  # (N, P)
     price_range = (paths[..., HIGH_INDEX].max(axis=2) - paths[..., LOW_INDEX].min(axis=2)) / last[:, None]
-    columns += [predicted_volatility(paths, last), prob_up(paths, last), end_returns.std(axis=1),
-                price_range.mean(axis=1)]
+    columns += [_volatility(paths, last), prob_up(paths, last), end_returns.std(axis=1), price_range.mean(axis=1)]
     return np.stack(columns, axis=1)
+
+
+def _volatility(paths: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """predicted_volatility per row; NaN (not a made-up number) where a path has a close <= 0.
+
+    An untrained or tiny model can decode a non-positive price, where log returns are undefined;
+    LightGBM and Qlib's processors treat the NaN as missing.
+    """
+    positive = (paths[..., CLOSE_INDEX] > 0).all(axis=(1, 2))
+    out = np.full(len(paths), np.nan)
+    if positive.any():
+        out[positive] = predicted_volatility(paths[positive], last[positive])
+    if not positive.all():
+        logger.warning("kronos_vol is NaN for %d of %d windows: a sample path has a close <= 0",
+                       int((~positive).sum()), len(paths))
+    return out
 
 
 @torch.inference_mode()

@@ -78,7 +78,7 @@ class Alpha158Kronos(DataHandlerLP):
         kronos = _with_defaults(dict(kronos), instruments)
         base_features = Alpha158.get_feature_config(self) if base == "alpha158" else Alpha360DL.get_feature_config()
         label = kwargs.pop("label", (["Ref($close, -2)/Ref($close, -1) - 1"], ["LABEL0"]))
-        qlib_loader = {"class": "QlibDataLoader",
+        qlib_loader = {"class": "QlibDataLoader", "module_path": "qlib.data.dataset.loader",
                        "kwargs": {"config": {"feature": base_features, "label": label}, "filter_pipe": filter_pipe,
                                   "freq": freq, "inst_processors": inst_processors}}
         data_loader = {"class": "NestedDataLoader", "module_path": "qlib.data.dataset.loader",

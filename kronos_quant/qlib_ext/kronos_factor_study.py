@@ -1,4 +1,4 @@
-"""Plain Alpha158 vs Alpha158 + Kronos features, LightGBM rolled yearly (issue 13's real-data run).
+"""Plain Alpha158 vs Alpha158 + Kronos features, LightGBM rolled over test periods (issue 13's real run).
 
 ::
 
@@ -7,8 +7,8 @@
 
 Both phases read the handler settings (rows, ``kronos`` feature config) of
 ``workflows/lightgbm_alpha158_kronos.yaml``, so the study, the qrun workflow and a re-run share
-one feature cache. For each test year Y both LightGBMs train on ``[rows start, Y-1 mid-year)``,
-early-stop on the second half of Y-1 and predict Y: the same rows, the same label
+one feature cache. For each test period both LightGBMs train on the rows before the 6 months that precede a test period,
+early-stop on those 6 months and predict the period: the same rows, the same label
 (``Ref($close, -2) / Ref($close, -1) - 1``), the same LightGBM parameters (Qlib's benchmark ones).
 The comparison itself is :mod:`kronos_quant.qlib_ext.kronos_factor_compare`.
 """
@@ -70,7 +70,8 @@ def main(argv=None) -> None:
     parser.add_argument("--workflow", default=DEFAULT_WORKFLOW)
     parser.add_argument("--phase", choices=("features", "compare", "all"), default="all")
     parser.add_argument("--out", default="outputs/kronos_factor_study", help="tables and timings land here")
-    parser.add_argument("--test-years", default="2021,2022,2023,2024", help="comma-separated test years")
+    parser.add_argument("--test-periods", default="2023-07-01:2023-12-31,2024-01-01:2024-06-12",
+                        help="comma-separated start:end test periods, each after >= 9 months of rows")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     out = Path(args.out)
@@ -82,8 +83,8 @@ def main(argv=None) -> None:
     if args.phase in ("compare", "all"):
         from kronos_quant.qlib_ext.kronos_factor_compare import run_comparison
 
-        years = [int(year) for year in args.test_years.split(",") if year.strip()]
-        run_comparison(workflow, handler_settings(workflow), years=years, out=out)
+        periods = [tuple(item.split(":")) for item in args.test_periods.split(",") if item.strip()]
+        run_comparison(workflow, handler_settings(workflow), periods=periods, out=out)
 
 
 if __name__ == "__main__":

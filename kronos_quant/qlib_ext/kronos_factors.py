@@ -94,43 +94,50 @@ def _fold_features(config, fold: Fold, dates, calendar, cache: FeatureCache, dig
     parts = [] if cached is None else [cached]
     if len(missing):
         pair = load_pair(tokenizer_dir, predictor_dir, _device(config))
-        for span_start, span_end in _blocks(missing_spans(missing, calendar), calendar):
-            began = time.perf_counter()
-            frame = score_span(config, pair, span_start, span_end)
-            cache.store(key, frame, span_start, span_end, digest(span_end))
-            logger.info("fold %s: scored %s..%s, %d rows in %.1f s", fold.name, f"{span_start:%Y-%m-%d}",
-                        f"{span_end:%Y-%m-%d}", len(frame), time.perf_counter() - began)
-            parts.append(frame)
+        for span_start, span_end in missing_spans(missing, calendar):
+            windows = span_windows(config, span_start, span_end)  # one provider load per span
+            for block_start, block_end in _blocks(span_start, span_end, calendar):
+                began = time.perf_counter()
+                frame = score_windows(config, pair, windows, block_start, block_end)
+                cache.store(key, frame, block_start, block_end, digest(block_end))
+                logger.info("fold %s: scored %s..%s, %d rows in %.1f s", fold.name, f"{block_start:%Y-%m-%d}",
+                            f"{block_end:%Y-%m-%d}", len(frame), time.perf_counter() - began)
+                parts.append(frame)
     else:
         logger.info("fold %s: %d days from the feature cache", fold.name, len(dates))
     return pd.concat(parts).sort_index()
 
 
-def _blocks(spans, calendar: pd.DatetimeIndex):
-    """Split (first, last) calendar spans into pieces of at most BLOCK_DAYS trading days."""
-    for first, last in spans:
-        days = calendar[(calendar >= first) & (calendar <= last)]
-        for start in range(0, len(days), BLOCK_DAYS):
-            piece = days[start:start + BLOCK_DAYS]
-            yield piece[0], piece[-1]
+def _blocks(first, last, calendar: pd.DatetimeIndex):
+    """Split the calendar days of [first, last] into pieces of at most BLOCK_DAYS trading days."""
+    days = calendar[(calendar >= first) & (calendar <= last)]
+    for start in range(0, len(days), BLOCK_DAYS):
+        piece = days[start:start + BLOCK_DAYS]
+        yield piece[0], piece[-1]
 
 
-def score_span(config: KronosFactorConfig, pair, start, end) -> pd.DataFrame:
-    """Features of every window with decision date in ``[start, end]`` (one model)."""
+def span_windows(config: KronosFactorConfig, start, end):
+    """Inference KronosWindows of every decision date in ``[start, end]`` (bars from
+    ``history_margin_days`` before ``start``: a stock needs its lookback of traded bars in there)."""
     from kronos_quant.qlib_ext.dataset import KronosDataset
 
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     load_from = start - pd.Timedelta(days=int(config.history_margin_days))
     dataset = KronosDataset(handler=_handler(config, load_from, end), segments={"score": (start, end)},
                             lookback=int(config.forecast.lookback), horizon=int(config.forecast.horizon))
-    windows = dataset.prepare("score", mode="inference")
+    return dataset.prepare("score", mode="inference")
+
+
+def score_windows(config: KronosFactorConfig, pair, windows, start, end) -> pd.DataFrame:
+    """Features of the windows whose decision date lies in ``[start, end]`` (one model)."""
+    dates = windows.index.get_level_values("datetime")
+    rows = np.flatnonzero((dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end)))
+    index = windows.index[rows]
     forecast = config.forecast
-    uniforms = window_uniforms(windows.index, int(forecast.sample_count), int(forecast.horizon),
-                               seed=int(forecast.seed))
-    values = window_features(pair, windows.x, windows.x_stamp, windows.y_stamp, forecast, uniforms,
-                             horizons=config.horizons,
-                             memory_budget_gb=float(config.memory_budget_gb))
-    return pd.DataFrame(values, index=windows.index, columns=feature_names(config.horizons))
+    uniforms = window_uniforms(index, int(forecast.sample_count), int(forecast.horizon), seed=int(forecast.seed))
+    values = window_features(pair, windows.x[rows], windows.x_stamp[rows], windows.y_stamp[rows], forecast,
+                             uniforms, horizons=config.horizons, memory_budget_gb=float(config.memory_budget_gb))
+    return pd.DataFrame(values, index=index, columns=feature_names(config.horizons))
 
 
 def train_fold(config: KronosFactorConfig, fold: Fold, digest: DataDigest) -> tuple[str, str]:
@@ -167,15 +174,27 @@ def train_fold(config: KronosFactorConfig, fold: Fold, digest: DataDigest) -> tu
 
 
 def _span_arrays(config: KronosFactorConfig, spans):
-    """Training WindowArrays from bars inside each span only (lookback and targets), concatenated."""
+    """Training WindowArrays whose bars (lookback and targets) all lie inside one span, concatenated.
+
+    KronosDataset reads up to ``2 * lookback + 20`` sessions of history before a segment's start,
+    so each span's decision dates start that many sessions after the span does.
+    """
+    from qlib.data import D
+
     from kronos_quant.qlib_ext.dataset import KronosDataset
     from kronos_quant.qlib_ext.training_data import windows_to_arrays
     from kronos_quant.training.datasets import WindowArrays
 
+    lookback = int(config.forecast.lookback) + 1  # the predictor's next-token shift
     parts = []
     for start, end in spans:
-        dataset = KronosDataset(handler=_handler(config, start, end), segments={"train": (start, end)},
-                                lookback=int(config.forecast.lookback) + 1, horizon=int(config.forecast.horizon))
+        sessions = pd.DatetimeIndex(D.calendar(start_time=start, end_time=end, freq="day"))
+        reach = 2 * lookback + 20
+        if len(sessions) <= reach + int(config.forecast.horizon):
+            raise ValueError(f"span {start:%Y-%m-%d}..{end:%Y-%m-%d} has {len(sessions)} sessions, too few for "
+                             f"{reach} sessions of history plus a horizon; lengthen it or shorten the lookback")
+        dataset = KronosDataset(handler=_handler(config, start, end), segments={"train": (sessions[reach], end)},
+                                lookback=lookback, horizon=int(config.forecast.horizon))
         parts.append(windows_to_arrays(dataset.prepare("train", mode="train"), clip=float(config.forecast.clip)))
     if len(parts) == 1:
         return parts[0]

@@ -107,3 +107,11 @@ def test_perturbing_bars_after_t_leaves_every_feature_at_t_bit_identical(pair):
     np.testing.assert_array_equal(before[early].to_numpy(), after[early].to_numpy())
     assert not np.allclose(before[~early].to_numpy(), after[~early].to_numpy())  # the later rows did move
     assert np.isfinite(before.to_numpy()).all()
+
+
+def test_volatility_is_nan_only_for_windows_with_a_non_positive_close():
+    close = np.array([[[101.0, 102.0]], [[-1.0, 99.0]]])  # (2, 1, 2): the second window decodes a negative close
+    values = path_features(_bars(close, close, close), np.array([100.0, 100.0]), horizons=(1, 2))
+    vol = values[:, feature_names((1, 2)).index("kronos_vol")]
+    assert np.isfinite(vol[0]) and np.isnan(vol[1])
+    assert np.isfinite(np.delete(values, feature_names((1, 2)).index("kronos_vol"), axis=1)).all()
