@@ -39,7 +39,7 @@ def scores(dataset, tiny_checkpoints):
     (dict(lookback=0), "lookback must be >= 1"),
     (dict(horizon=0), "horizon must be >= 1"),
     (dict(top_p=1.5), r"top_p must be in \(0, 1\]"),
-    (dict(T=0.0), "temperature T must be > 0"),
+    (dict(T=0.0), "temperature T must be .*> 0"),
     (dict(top_k=-1), "top_k must be >= 0"),
     (dict(sample_count=0), "sample_count must be >= 1"),
     (dict(engine="fast"), "engine must be one of"),
