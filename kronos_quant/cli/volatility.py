@@ -92,26 +92,18 @@ def run_forecast(args) -> int:
 
 def run_evaluate(args) -> int:
     from kronos_quant.qlib_ext.training_data import init_qlib_provider
-    from kronos_quant.qlib_ext.volatility_study import load_bars, load_forecast
+    from kronos_quant.qlib_ext.volatility_study import evaluate_forecasts, load_bars, load_forecast
     from kronos_quant.research.vol_baselines import BaselineConfig
-    from kronos_quant.research.vol_evaluation import (VolEvalConfig, evaluate, fit_spread_scales, headline_metrics,
-                                                      kronos_forecasts, outcomes)
+    from kronos_quant.research.vol_evaluation import VolEvalConfig, headline_metrics
     from kronos_quant.research.vol_report import write_vol_report
-    from kronos_quant.research.volatility import realised_volatility, traded_series
 
     start = time.time()
     init_qlib_provider(args.provider)
     config = VolEvalConfig(baselines=BaselineConfig(refit_every=args.refit_every))
-    valid_index, valid_paths, valid_last = load_forecast(paths_file(args.out, "valid", args.temperature))
-    test_index, test_paths, test_last = load_forecast(paths_file(args.out, "test", args.temperature))
-    instruments = sorted(set(valid_index.get_level_values("instrument")) | set(test_index.get_level_values("instrument")))
-    bars = load_bars(instruments, BARS_START, "2024-06-28")
-    valid = kronos_forecasts(valid_paths, valid_last, valid_index, config.horizons)
-    valid_realised = realised_volatility(traded_series(bars), valid_index, config.horizons)
-    scales = fit_spread_scales(valid, valid_realised)  # validation rows only
-    test = kronos_forecasts(test_paths, test_last, test_index, config.horizons)
-    tables = evaluate(test, outcomes(bars, test_index, config), config,
-                      spread_scales={h: s.scale for h, s in scales.items()})
+    valid = load_forecast(paths_file(args.out, "valid", args.temperature))
+    test = load_forecast(paths_file(args.out, "test", args.temperature))
+    instruments = sorted(set(valid[0].get_level_values("instrument")) | set(test[0].get_level_values("instrument")))
+    tables, scales = evaluate_forecasts(valid, test, load_bars(instruments, BARS_START, "2024-06-28"), config)
     folder = Path(args.out) / "evaluation"
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():

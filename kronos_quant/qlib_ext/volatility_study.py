@@ -156,3 +156,25 @@ def load_bars(instruments: list[str], start: str, end: str) -> pd.DataFrame:
                        start_time=start, end_time=end, freq="day")
     frame.columns = ["open", "high", "low", "close", "volume"]
     return frame.swaplevel().sort_index().rename_axis(["datetime", "instrument"])
+
+
+def evaluate_forecasts(valid: tuple, test: tuple, bars: pd.DataFrame, config) -> tuple[dict, dict]:
+    """Fit the spread scale on the valid forecasts only, then score the test forecasts.
+
+    Args:
+        valid, test: ``(index, paths, last_close)`` as returned by :func:`forecast_segment`.
+        bars: raw daily bars of their instruments (:func:`load_bars`), with history for the baselines.
+        config: :class:`~kronos_quant.research.vol_evaluation.VolEvalConfig`.
+    Returns:
+        ``(tables, spread_scales {h: SpreadScale})``.
+    """
+    from kronos_quant.research.vol_evaluation import evaluate, fit_spread_scales, kronos_forecasts, outcomes
+    from kronos_quant.research.volatility import realised_volatility, traded_series
+
+    valid_forecasts = kronos_forecasts(valid[1], valid[2], valid[0], config.horizons)
+    valid_realised = realised_volatility(traded_series(bars), valid[0], config.horizons)
+    scales = fit_spread_scales(valid_forecasts, valid_realised)  # validation rows only
+    test_forecasts = kronos_forecasts(test[1], test[2], test[0], config.horizons)
+    tables = evaluate(test_forecasts, outcomes(bars, test[0], config), config,
+                      spread_scales={h: s.scale for h, s in scales.items()})
+    return tables, scales
