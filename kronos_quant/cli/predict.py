@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import pickle
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -43,14 +42,14 @@ def _load_model(task: dict, model_pickle: str | None, recorder=None):
     from qlib.utils import init_instance_by_config
 
     from kronos_quant.qlib_ext.model import KronosModel
+    from kronos_quant.safe_pickle import load_pickle, unpickler_allowing
 
     if model_pickle is not None and recorder is not None:
         raise ValueError("pass --model-pickle or --recorder, not both")
     if recorder is not None:
-        model = recorder.load_object("params.pkl")
+        model = recorder.load_object("params.pkl", unpickler=unpickler_allowing(KronosModel))
     elif model_pickle is not None:
-        with open(model_pickle, "rb") as handle:
-            model = pickle.load(handle)
+        model = load_pickle(model_pickle, allow=(KronosModel,))  # data and settings only, never code
     else:
         model = init_instance_by_config(task["model"])
     if not isinstance(model, KronosModel):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from kronos_quant.qlib_ext.exposures_provider import BUFFER_DAYS, DEFAULT_BENCHM
 from kronos_quant.research.neutralize import exposure_report, neutralize
 from kronos_quant.research.report_data import SignalResult, raw_signal_name
 from kronos_quant.research.report_html import write_report
+from kronos_quant.safe_pickle import ObjectUnpickler, RestrictedUnpickler
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +65,13 @@ def flush_async_log(recorder) -> None:
         recorder.async_log = AsyncCaller()
 
 
-def try_load(recorder, name: str):
-    """``recorder.load_object(name)`` or ``None`` when the artifact does not exist."""
+def try_load(recorder, name: str, unpickler=RestrictedUnpickler):
+    """``recorder.load_object(name)`` (data only: never runs code) or ``None`` when it does not exist."""
     try:
-        return recorder.load_object(name)
-    except LoadObjectError:
+        return recorder.load_object(name, unpickler=unpickler)
+    except LoadObjectError as err:
+        if isinstance(err.__cause__, pickle.UnpicklingError):
+            raise ValueError(f"artifact {name} of recorder {recorder.id}: {err.__cause__}") from None
         return None
 
 
@@ -169,7 +173,7 @@ def label_expression(dataset) -> str | None:
 def recorded_label(recorder) -> str | None:
     """The label expression of the dataset ``task_train`` saved in ``recorder`` (None if absent)."""
     try:
-        dataset = try_load(recorder, "dataset")
+        dataset = try_load(recorder, "dataset", ObjectUnpickler)  # qlib objects rebuilt, never called
     except Exception as err:  # an unpicklable dataset must not stop a report; say why
         logger.warning("could not read the dataset saved in recorder %s (%s); the label is not stated", recorder.id, err)
         return None
@@ -182,7 +186,7 @@ def load_signal_result(recorder, name: str, *, pred_name: str = "pred.pkl", freq
 
     ``label``: the label expression; default: read from the recorder's saved dataset.
     """
-    pred = recorder.load_object(pred_name)
+    pred = recorder.load_object(pred_name, unpickler=RestrictedUnpickler)
     labels = try_load(recorder, "label.pkl")
     if labels is None:
         raise ValueError(f"recorder {recorder.id} has no label.pkl; run SignalRecord with a DatasetH first")
