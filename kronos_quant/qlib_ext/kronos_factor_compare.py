@@ -1,5 +1,9 @@
 """Roll LightGBM over test periods on plain Alpha158 and on Alpha158 + Kronos features; compare them on the same rows.
 
+Both read ONE Alpha158Kronos handler (Alpha158 is loaded once): the plain model's dataset,
+:class:`WithoutKronos`, drops the ``kronos_*`` columns, so the two see identical rows and
+identical Alpha158 values and differ only by the Kronos features.
+
 The metrics reuse the walk-forward study's functions (:mod:`kronos_quant.study.compare`,
 :mod:`kronos_quant.study.backtest`): IC/RankIC with Newey-West t, by half-year, the daily RankIC
 difference (blend minus plain) with its HAC t, each raw Kronos feature's RankIC, the LightGBM gain
@@ -37,6 +41,23 @@ def period_segments(test: tuple, rows: tuple, *, valid_months: int = 6) -> dict:
     return segments
 
 
+def _drop_kronos(frame: pd.DataFrame) -> pd.DataFrame:
+    names = pd.Index(frame.columns.get_level_values(-1)).astype(str)
+    return frame.loc[:, ~names.str.startswith("kronos_")]
+
+
+def without_kronos_dataset(handler, segments):
+    """A DatasetH on ``handler`` whose prepared frames lack the ``kronos_*`` feature columns."""
+    from qlib.data.dataset import DatasetH
+
+    class WithoutKronos(DatasetH):
+        def prepare(self, *args, **kwargs):
+            data = super().prepare(*args, **kwargs)
+            return [_drop_kronos(part) for part in data] if isinstance(data, list) else _drop_kronos(data)
+
+    return WithoutKronos(handler, segments)
+
+
 def gain_importance(model) -> pd.Series:
     """LightGBM gain per feature of a fitted Qlib LGBModel, sorted descending."""
     booster = model.model
@@ -44,20 +65,20 @@ def gain_importance(model) -> pd.Series:
     return gains.sort_values(ascending=False)
 
 
-def roll(handlers: dict, model_kwargs: dict, periods, rows: tuple, *, valid_months: int = 6
-         ) -> tuple[dict, pd.DataFrame]:
-    """({signal: predictions over all test periods}, per-period LightGBM gain of every feature)."""
+def roll(handler, model_kwargs: dict, periods, rows: tuple, *, valid_months: int = 6) -> tuple[dict, pd.DataFrame]:
+    """({signal: predictions over all test periods}, per-period LightGBM gain of every blended feature)."""
     from qlib.contrib.model.gbdt import LGBModel
     from qlib.data.dataset import DatasetH
 
-    predictions = {name: [] for name in handlers}
+    datasets = {PLAIN: without_kronos_dataset, BLEND: DatasetH}
+    predictions = {name: [] for name in datasets}
     importance = {}
     for period in periods:
         segments = period_segments(period, rows, valid_months=valid_months)
         label = f"{pd.Timestamp(period[0]):%Y-%m}"
-        for name, handler in handlers.items():
+        for name, make_dataset in datasets.items():
             began = time.perf_counter()
-            dataset = DatasetH(handler, segments)
+            dataset = make_dataset(handler, segments)
             model = LGBModel(**model_kwargs)
             model.fit(dataset)
             predictions[name].append(model.predict(dataset, "test"))
@@ -81,7 +102,6 @@ def kronos_gain_table(importance: pd.DataFrame) -> pd.DataFrame:
 
 def run_comparison(workflow: dict, settings: dict, *, periods, out: Path, valid_months: int = 6) -> dict:
     """Roll both LightGBMs over the test ``periods`` [(start, end), ...]; tables under ``out``; headline numbers."""
-    from qlib.contrib.data.handler import Alpha158
     from qlib.data.dataset.handler import DataHandlerLP
 
     from kronos_quant.qlib_ext.kronos_factor_handler import Alpha158Kronos
@@ -91,13 +111,12 @@ def run_comparison(workflow: dict, settings: dict, *, periods, out: Path, valid_
     init_qlib(provider_uri=settings["kronos"]["provider_uri"], reuse=True)
     rows = (settings["start_time"], settings["end_time"])
     began = time.perf_counter()
-    handlers = {PLAIN: Alpha158(instruments=settings["instruments"], start_time=rows[0], end_time=rows[1]),
-                BLEND: Alpha158Kronos(**settings)}
+    handler = Alpha158Kronos(**settings)
     load_seconds = time.perf_counter() - began
     model_kwargs = dict(workflow["task"]["model"]["kwargs"])
-    predictions, importance = roll(handlers, model_kwargs, periods, rows, valid_months=valid_months)
-    label = handlers[PLAIN].fetch(col_set="label", data_key=DataHandlerLP.DK_R).iloc[:, 0]
-    kronos = handlers[BLEND].fetch(col_set="feature", data_key=DataHandlerLP.DK_R)
+    predictions, importance = roll(handler, model_kwargs, periods, rows, valid_months=valid_months)
+    label = handler.fetch(col_set="label", data_key=DataHandlerLP.DK_R).iloc[:, 0]
+    kronos = handler.fetch(col_set="feature", data_key=DataHandlerLP.DK_R)
     kronos = kronos[[name for name in kronos.columns if name.startswith("kronos_")]]
     signals = {PLAIN: predictions[PLAIN], BLEND: predictions[BLEND],
                **{name: kronos[name] for name in kronos.columns}}

@@ -154,6 +154,16 @@ def test_blended_workflow_runs_end_to_end_under_qrun(tiny_market, kronos, featur
     assert len(report) > 30 and (report["turnover"] > 0).any()
 
 
+def test_plain_dataset_drops_only_the_kronos_columns(handler):
+    from kronos_quant.qlib_ext.kronos_factor_compare import without_kronos_dataset
+
+    segments = {"train": ("2021-07-01", "2021-10-31"), "test": ("2022-01-01", "2022-02-28")}
+    train, = without_kronos_dataset(handler, segments).prepare(["train"], col_set=["feature", "label"])
+    assert train["feature"].shape[1] == 158 and "LABEL0" in train["label"].columns
+    test = without_kronos_dataset(handler, segments).prepare("test", col_set="feature")
+    assert test.shape[1] == 158 and not any(str(name).startswith("kronos_") for name in test.columns)
+
+
 def test_comparison_of_plain_and_blended_lightgbm_on_the_same_rows(tiny_market, kronos, features, tmp_path):
     import json
 
@@ -168,6 +178,8 @@ def test_comparison_of_plain_and_blended_lightgbm_on_the_same_rows(tiny_market, 
     assert {"alpha158", "alpha158_kronos", "kronos_ret_1", "kronos_s1_entropy"} <= set(summary.index)
     assert np.isfinite(summary.loc[["alpha158", "alpha158_kronos"], "RankIC"]).all()
     assert result["days"] > 30 and np.isfinite(result["rankic_difference"]["mean"])  # t is NaN if the two tie
+    importance = pd.read_csv(tmp_path / "out" / "lightgbm_gain.csv", index_col=0)
+    assert len(importance) == 158 + 8  # the blended model saw Alpha158 and the Kronos columns
     gains = pd.read_csv(tmp_path / "out" / "kronos_gain_share.csv", index_col=0)
     assert 0 <= gains.loc["kronos_total"].iloc[0] <= 1
     backtest = pd.read_csv(tmp_path / "out" / "topk_backtest.csv", index_col=0)
