@@ -62,6 +62,7 @@ def _calendar_class(exchange: str):
         raise ValueError(f"unknown exchange {exchange!r}; use an exchange_calendars name such as XSHG (Shanghai) "
                          "or XSHE (Shenzhen), or exchange=None for plain business days")
     name = xcals.resolve_alias(exchange)
+    # the registry of calendar classes is private; without it, build the default calendar once (cached, ~1 s)
     factories = getattr(xcals.calendar_utils, "_default_calendar_factories", {})
     return factories[name] if name in factories else type(xcals.get_calendar(name))
 
@@ -74,7 +75,8 @@ def next_sessions(after, count: int, *, exchange: str | None = DEFAULT_EXCHANGE,
     """
     if int(count) < 1:
         raise ValueError(f"count must be >= 1, got {count}")
-    after = pd.Timestamp(after).tz_localize(None).normalize() if pd.Timestamp(after).tz else pd.Timestamp(after).normalize()
+    after = pd.Timestamp(after)
+    after = (after.tz_localize(None) if after.tz is not None else after).normalize()
     if calendar is not None:
         return _from_user_calendar(calendar, after, int(count))
     if exchange is None:
