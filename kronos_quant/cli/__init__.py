@@ -40,6 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def iso_date(text: str) -> str:
+    """argparse ``type`` for YYYY-MM-DD arguments: argparse names the argument in the error."""
+    from kronos_quant.data.dates import parse_date
+
+    try:
+        return f"{parse_date(text, name='date'):%Y-%m-%d}"
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
 def split_debug(argv: list[str] | None) -> tuple[list[str], bool]:
     """argv without ``--debug`` (accepted anywhere, also after the subcommand), and whether debug is on."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -48,6 +48,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``data`` subcommand and its sub-subcommands."""
+    from kronos_quant.cli import iso_date
+
     data = subparsers.add_parser("data", help="synthetic market, CSV import and data checks")
     commands = data.add_subparsers(dest="data_command", required=True)
 
@@ -55,8 +57,8 @@ def register(subparsers) -> None:
     synth.add_argument("--out", default="qlib_data/cn_synth", help="provider directory to (re)write")
     synth.add_argument("--seed", type=int, default=42)
     synth.add_argument("--instruments", type=int, default=None, help="number of stocks (default 400)")
-    synth.add_argument("--start", default=None, help="first calendar day, YYYY-MM-DD")
-    synth.add_argument("--end", default=None, help="last calendar day, YYYY-MM-DD")
+    synth.add_argument("--start", default=None, type=iso_date, help="first calendar day, YYYY-MM-DD")
+    synth.add_argument("--end", default=None, type=iso_date, help="last calendar day, YYYY-MM-DD")
     synth.set_defaults(func=_synth)
 
     importer = commands.add_parser("import-csv", help="per-instrument CSV files -> Qlib provider")

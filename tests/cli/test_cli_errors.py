@@ -72,3 +72,20 @@ def test_report_on_a_missing_store_creates_nothing(tmp_path, monkeypatch, caplog
     assert main(argv) == 2
     assert "no MLflow tracking store" in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_invalid_date_argument_is_named(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "synth", "--out", "unused", "--start", "2020-13-01"])
+    assert exit_info.value.code == 2
+    assert "argument --start: '2020-13-01' is not a date; write it as YYYY-MM-DD" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lookback", ["0", "-5"])
+def test_forecast_lookback_must_be_positive(tmp_path, capsys, lookback):
+    csv = tmp_path / "bars.csv"
+    pd.DataFrame({"date": pd.bdate_range("2024-01-01", periods=5), "open": 1.0, "high": 1.1, "low": 0.9,
+                  "close": 1.0}).to_csv(csv, index=False)
+    argv = ["forecast", "--csv", str(csv), "--tokenizer", "t", "--predictor", "p", "--lookback", lookback]
+    assert main(argv) == 1
+    assert f"--lookback must be >= 1, got {lookback}" in capsys.readouterr().err
