@@ -32,7 +32,8 @@ def period_segments(test: tuple, rows: tuple, *, valid_months: int = 6) -> dict:
     rows_start, rows_end = (pd.Timestamp(value) for value in rows)
     valid_start = test_start - pd.DateOffset(months=int(valid_months))
     segments = {"train": (rows_start, valid_start - pd.Timedelta(days=1)),
-                "valid": (valid_start, test_start - pd.Timedelta(days=1)), "test": (test_start, min(test_end, rows_end))}
+                "valid": (valid_start, test_start - pd.Timedelta(days=1)),
+                "test": (test_start, min(test_end, rows_end))}
     if segments["train"][1] - rows_start < pd.Timedelta(days=90):
         raise ValueError(f"test period {test_start:%Y-%m-%d}: fewer than 3 months of rows (from {rows_start:%Y-%m-%d}) "
                          "before its validation span; start the handler's rows earlier or test later")

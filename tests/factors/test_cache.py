@@ -1,4 +1,5 @@
-"""The feature cache: identical hits; a changed setting, checkpoint or data file misses; extensions add only new dates."""
+"""The feature cache: identical hits; a changed setting, checkpoint or data file misses; a longer range
+computes only the new dates."""
 from __future__ import annotations
 
 import shutil
