@@ -60,3 +60,24 @@ def test_record_errors_before_forecasting(setup):
         VolatilityRecord(model=model(), dataset=dataset, recorder=object(), horizons=(1, 20)).check()
     with pytest.raises(ValueError, match="segment"):
         VolatilityRecord(model=model(), dataset=dataset, recorder=object(), horizons=(1,), calibrate_segment="calib").check()
+
+
+def test_volatility_workflow_builds_its_model_and_record(tiny_checkpoints, monkeypatch):
+    from pathlib import Path
+
+    from qlib.utils import init_instance_by_config
+
+    from kronos_quant.qlib_ext.workflow import load_workflow_config
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("KRONOS_TOKENIZER", str(tiny_checkpoints[0]))
+    monkeypatch.setenv("KRONOS_PREDICTOR", str(tiny_checkpoints[1]))
+    monkeypatch.setenv("KRONOS_DEVICE", "cpu")
+    config = load_workflow_config(repo / "workflows" / "csi300_volatility.yaml")
+    model = init_instance_by_config(config["task"]["model"])
+    settings = model.forecast_settings
+    assert (settings.horizon, settings.signal, settings.sample_count) == (20, "low_volatility", 16)
+    record = config["task"]["record"][-1]
+    assert record["class"] == "VolatilityRecord" and record["kwargs"]["horizons"] == [1, 5, 10, 20]
+    segments = config["task"]["dataset"]["kwargs"]["segments"]
+    assert segments["valid"][1] < segments["test"][0]  # the knob's segment ends before the scored one

@@ -31,7 +31,7 @@ def test_workflow_records_and_strategy(path, checkpoint_env):
 
     config = load_workflow_config(path)
     assert config["qlib_init"]["exp_manager"]["kwargs"]["uri"] == "sqlite:///mlflow.db"
-    assert [record["class"] for record in config["task"]["record"]] == RECORDS
+    assert [record["class"] for record in config["task"]["record"]][:4] == RECORDS  # extra records may follow
     sig_ana = config["task"]["record"][1]["kwargs"]
     assert sig_ana == {"ana_long_short": False, "ann_scaler": 252}
     port = config["task"]["record"][2]["kwargs"]["config"]
