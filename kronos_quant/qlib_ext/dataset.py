@@ -13,10 +13,11 @@ touch features (ZScoreNorm, Fillna, CSZScoreNorm on "feature", ...) would be ign
 rejects them at construction. Label processors (DropnaLabel, CSRankNorm on "label") are fine: they
 shape the label Qlib's records read.
 
-Lookback history is the dataset's own business: windows read up to ``2 * lookback + 20`` trading
-days before a segment's start, whatever the handler's ``start_time``. So a short segment works with
-a handler loaded from that segment's first day, which is what Qlib's online ``PredUpdater`` does (it
-reloads the handler from the day after the last prediction). Segments are names or
+Inference windows read their lookback history themselves: up to ``2 * lookback + 20`` trading days
+before a segment's start, whatever the handler's ``start_time``. So a short segment works with a
+handler loaded from that segment's first day, which is what Qlib's online ``PredUpdater`` does (it
+reloads the handler from the day after the last prediction). Training windows keep to the handler's
+range, so the bars a model trains on stay the ones the user loaded. Segments are names or
 ``slice(start, end)``, like ``DatasetH.prepare``.
 """
 from __future__ import annotations
@@ -72,7 +73,7 @@ class KronosDataset(DatasetH):
         if frame.empty:
             raise ValueError(f"segment {segment!r} ({start:%Y-%m-%d}..{end:%Y-%m-%d}) has no data in the handler")
         served, dates, instruments = panel_from_frame(frame, columns=FEATURE_COLUMNS + ("LABEL0",))
-        first = min(dates[0], self._history_start(start))
+        first = dates[0] if mode == "train" else min(dates[0], self._history_start(start))
         calendar = pd.DatetimeIndex(D.calendar(start_time=first, end_time=dates[-1], freq="day"), name="datetime")
         served = _reindex(served, dates, calendar)
         member = np.isfinite(served[..., :6]).any(axis=-1) | np.isfinite(served[..., 6])
