@@ -109,3 +109,18 @@ def test_volatility_exposure_is_log_and_nan_for_nonpositive():
     exposure = volatility_exposure(pd.Series([0.02, 0.0], index=index))
     assert exposure["predicted_volatility"].iloc[0] == pytest.approx(np.log(0.02))
     assert np.isnan(exposure["predicted_volatility"].iloc[1])
+
+
+def test_volatility_exposure_feeds_neutralize():
+    from kronos_quant.research.neutralize import neutralize
+
+    rng = np.random.default_rng(5)
+    index = pd.MultiIndex.from_product([pd.bdate_range("2021-01-04", periods=5), [f"S{i}" for i in range(60)]],
+                                       names=["datetime", "instrument"])
+    vol = pd.Series(np.exp(rng.normal(-4, 0.5, len(index))), index=index)
+    signal = pd.Series(2.0 * np.log(vol) + rng.normal(size=len(index)), index=index)  # loads on volatility
+    exposure = volatility_exposure(vol)
+    neutral = neutralize(signal, exposure, winsorize_method=None)
+    for _, day in neutral.groupby(level="datetime"):
+        log_vol = exposure.loc[day.index, "predicted_volatility"]
+        assert abs(np.corrcoef(day, log_vol)[0, 1]) < 1e-8
