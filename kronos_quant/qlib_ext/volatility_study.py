@@ -164,12 +164,19 @@ def evaluate_forecasts(valid: tuple, test: tuple, bars: pd.DataFrame, config) ->
     Args:
         valid, test: ``(index, paths, last_close)`` as returned by :func:`forecast_segment`.
         bars: raw daily bars of their instruments (:func:`load_bars`), with history for the baselines.
-        config: :class:`~kronos_quant.research.vol_evaluation.VolEvalConfig`.
+        config: :class:`~kronos_quant.research.vol_evaluation.VolEvalConfig`; its ``date_step`` is set from
+            the test dates (forecasts every n-th trading day overlap for ceil(h / n) dates, not h).
     Returns:
         ``(tables, spread_scales {h: SpreadScale})``.
     """
-    from kronos_quant.research.vol_evaluation import evaluate, fit_spread_scales, kronos_forecasts, outcomes
+    import dataclasses
+
+    from kronos_quant.research.vol_evaluation import (evaluate, fit_spread_scales, infer_date_step, kronos_forecasts,
+                                                      outcomes)
     from kronos_quant.research.volatility import realised_volatility, traded_series
+
+    calendar = bars.index.get_level_values("datetime").unique().sort_values()
+    config = dataclasses.replace(config, date_step=infer_date_step(test[0].get_level_values("datetime"), calendar))
 
     valid_forecasts = kronos_forecasts(valid[1], valid[2], valid[0], config.horizons)
     valid_realised = realised_volatility(traded_series(bars), valid[0], config.horizons)

@@ -15,6 +15,7 @@ the daily bars of the same instruments (for the realised outcome and the point-i
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Mapping, NamedTuple, Sequence
 
@@ -43,9 +44,23 @@ class VolEvalConfig:
     garch: bool = True  # GARCH(1,1) baseline and Gaussian yardstick (the slowest part)
     pit_bins: int = 10
     seed: int = 0  # randomised PIT
+    date_step: int = 1  # trading days between consecutive scored dates (forecasts every n-th day)
 
     def __post_init__(self) -> None:
         check_horizons(self.horizons, max(self.horizons))
+        if int(self.date_step) < 1:
+            raise ValueError(f"date_step must be >= 1 trading day, got {self.date_step}")
+
+    def overlap(self, horizon: int) -> int:
+        """Scored dates whose h-bar outcomes overlap: the DM / MZ HAC lags are at least this."""
+        return max(1, math.ceil(int(horizon) / int(self.date_step)))
+
+
+def infer_date_step(dates, calendar) -> int:
+    """Median gap, in trading days of ``calendar``, between consecutive distinct ``dates`` (1 if < 2 dates)."""
+    positions = np.unique(pd.DatetimeIndex(calendar).get_indexer(pd.DatetimeIndex(pd.unique(dates))))
+    positions = positions[positions >= 0]
+    return int(max(1, np.median(np.diff(positions)))) if len(positions) > 1 else 1
 
 
 class KronosForecasts(NamedTuple):
@@ -134,18 +149,18 @@ def _tagged(frame: pd.DataFrame, h: int, name: str) -> pd.DataFrame:
     return frame
 
 
-def _vol_tables(h: int, forecasts: pd.DataFrame, realised: pd.Series) -> tuple[pd.DataFrame, list, list]:
+def _vol_tables(h: int, forecasts: pd.DataFrame, realised: pd.Series, overlap: int) -> tuple[pd.DataFrame, list, list]:
     losses = loss_table(forecasts, realised).reset_index()
     losses.insert(0, "horizon", h)
     dms = []
     for loss in LOSSES:
-        table = dm_table(forecasts, realised, reference=KRONOS, horizon=h, loss=loss).reset_index()
+        table = dm_table(forecasts, realised, reference=KRONOS, horizon=overlap, loss=loss).reset_index()
         table.insert(0, "loss", loss)
         table.insert(0, "horizon", h)
         dms.append(table)
     mask = common_rows(forecasts, realised)
     mz = [dict(horizon=h, model=m, space=space,
-               **mincer_zarnowitz(forecasts.loc[mask, m], realised[mask], space=space, lags=h)._asdict())
+               **mincer_zarnowitz(forecasts.loc[mask, m], realised[mask], space=space, lags=overlap)._asdict())
           for m in forecasts.columns for space in ("variance", "log")]
     return losses, dms, mz
 
@@ -159,7 +174,7 @@ def evaluate(kronos: KronosForecasts, out: Outcomes, config: VolEvalConfig, *,
             raise ValueError(f"horizon {h} was not forecast; have {sorted(kronos.returns)}")
         forecasts = pd.concat({KRONOS: kronos.vol[h]}, axis=1).join(out.baselines.vol.xs(h, axis=1, level="horizon"))
         realised = out.realised[("rv", h)]
-        loss, dm, mz = _vol_tables(h, forecasts, realised)
+        loss, dm, mz = _vol_tables(h, forecasts, realised, config.overlap(h))
         losses.append(loss), dms.extend(dm), mzs.extend(mz)
         scale = None if spread_scales is None else float(spread_scales[h])
         rows, pit, rel = _calibration(h, kronos, out, config, scale)

@@ -80,3 +80,15 @@ def test_vol_report_html(evaluated, tmp_path):
     qlike = tables["losses"].set_index(["horizon", "model"]).loc[(5, "kronos"), "qlike"]
     assert f'data-table="losses" data-row="5/kronos" data-column="qlike">{qlike:.6g}<' in text
     assert "http" not in text.replace("http-equiv", "")  # offline: no external assets
+
+
+def test_overlap_counts_scored_dates_not_bars():
+    from kronos_quant.research.vol_evaluation import infer_date_step
+
+    calendar = pd.bdate_range("2020-01-01", periods=100)
+    assert infer_date_step(calendar[::5].repeat(3), calendar) == 5
+    config = VolEvalConfig(date_step=5)
+    assert [config.overlap(h) for h in (1, 5, 10, 20)] == [1, 1, 2, 4]
+    assert VolEvalConfig().overlap(20) == 20
+    with pytest.raises(ValueError, match="date_step"):
+        VolEvalConfig(date_step=0)
