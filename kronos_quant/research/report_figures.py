@@ -11,6 +11,7 @@ import io
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from kronos_quant.research.ic_analysis import cumulative
 
@@ -137,7 +138,8 @@ def fig_ic_decay(entries) -> Figure | None:
         axes[1].plot(decay.index, decay["RankIC"], marker="o", label=entry.result.name)
     for ax, column in zip(axes, ("IC", "RankIC")):
         ax.axhline(0.0, color="grey", lw=0.8)
-        ax.set(title=f"{column} decay", xlabel="horizon (days)", ylabel=f"mean {column}")
+        ax.set(title=f"{column} decay", xlabel="label horizon (days)", ylabel=f"mean {column}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="best")
     return fig
 
