@@ -152,6 +152,8 @@ def fig_quantile_returns(entries) -> Figure:
         for column in table.columns:
             ax.plot(table.index, cumulative(table[column]), label=f"Q{column}")
         ax.plot(table.index, cumulative(entry.analysis.long_short), "k--", label="long-short")
-        ax.set(title=f"{entry.result.name}: cumulative quantile returns", ylabel="summed return")
+        horizon = entry.analysis.label_horizon
+        overlap = f" (sums of overlapping {horizon}-day labels)" if horizon > 1 else ""
+        ax.set(title=f"{entry.result.name}: cumulative quantile returns{overlap}", ylabel="summed return")
         ax.legend(loc="best", fontsize="small", ncols=4)
     return fig
