@@ -7,7 +7,8 @@ shared run folder could name ``os.system``. :class:`RestrictedUnpickler` resolve
   arrays and timestamps use (an exact list of functions);
 - classes from pandas' and numpy's core (not I/O, ``eval`` machinery or memory maps), pathlib,
   datetime, collections and zoneinfo;
-- kronos_quant's own dataclasses (frozen settings) and the classes a caller adds with ``allow``.
+- kronos_quant's own dataclasses (frozen settings) and the classes (and their kronos_quant
+  subclasses) a caller adds with ``allow``.
 
 Anything else is an ``UnpicklingError`` naming the global. Qlib's ``recorder.load_object`` takes an
 ``unpickler`` argument, so Qlib artifacts load through it too. The standard library has no such
@@ -54,7 +55,7 @@ def _resolve(module: str, name: str, allow: tuple[type, ...], find):
     if (module, name) in SAFE_FUNCTIONS or (module in ("builtins", "__builtin__") and name in SAFE_BUILTINS):
         return find(module, name)
     found = find(module, name) if _importable_class_module(module) else None
-    if inspect.isclass(found) and (_is_data_class(module, found) or found in allow):
+    if inspect.isclass(found) and (_is_data_class(module, found) or issubclass(found, allow)):
         return found
     raise pickle.UnpicklingError(f"refusing to load {module}.{name}: this file may only hold data "
                                  "(pandas/numpy objects and kronos_quant settings), not code")

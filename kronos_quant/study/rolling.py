@@ -30,6 +30,7 @@ from qlib.workflow.task.collect import RecorderCollector
 from qlib.workflow.task.gen import RollingGen, handler_mod, task_generator
 from qlib.workflow.task.utils import replace_task_handler_with_cache
 
+from kronos_quant.safe_pickle import RestrictedUnpickler
 from kronos_quant.study.config import ROLL_STEPS, StudyConfig
 from kronos_quant.study.registry import SignalSpec
 
@@ -137,7 +138,7 @@ def finished_windows(experiment: str) -> dict[str, tuple[object, str]]:
         window, task_hash = tags.get(WINDOW_TAG), tags.get(HASH_TAG)
         if window is None or task_hash is None:
             try:
-                task = recorder.load_object("task")
+                task = recorder.load_object("task", unpickler=RestrictedUnpickler)  # data only, never code
             except Exception:  # noqa: BLE001 -- a recorder without its task cannot be resumed
                 continue
             window, task_hash = window_key(task), hash_args(task)

@@ -81,7 +81,10 @@ def kronos_prepare_window(task: dict, *, window: str, previous_recorder, config)
     kwargs["output_dir"] = str(Path(config.output_dir) / "models" / "kronos" / window)
     settings = config.kronos
     if settings.warm_start and previous_recorder is not None and kwargs.get("mode") in ("scratch", "finetune"):
-        previous_model = previous_recorder.load_object("params.pkl")
+        from kronos_quant.qlib_ext.model import KronosModel
+        from kronos_quant.safe_pickle import unpickler_allowing
+
+        previous_model = previous_recorder.load_object("params.pkl", unpickler=unpickler_allowing(KronosModel))
         kwargs.update(mode="finetune", tokenizer=previous_model.tokenizer_path,
                       predictor=previous_model.predictor_path)
         if settings.warm_train_config is not None:
