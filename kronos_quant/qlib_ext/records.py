@@ -66,7 +66,7 @@ def flush_async_log(recorder) -> None:
 
 
 def try_load(recorder, name: str, unpickler=RestrictedUnpickler):
-    """``recorder.load_object(name)`` (data only: never runs code) or ``None`` when it does not exist."""
+    """The artifact ``name`` through ``unpickler`` (data only: never runs code), or None when it is absent."""
     try:
         return recorder.load_object(name, unpickler=unpickler)
     except LoadObjectError as err:
