@@ -149,13 +149,14 @@ def check_bar_frame(frame: pd.DataFrame, *, allow_missing: bool = False, min_bar
         if name not in frame.columns or name in duplicated:
             continue
         column = frame[name]
-        if not (pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)):
-            example = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()]
-            shown = f" (e.g. {example.iloc[0]!r})" if len(example) else ""
+        numbers = pd.to_numeric(column, errors="coerce") if column.dtype == object else column
+        lost = numbers.isna() & column.notna()  # text that is not a number (object columns of floats are fine)
+        if lost.any() or not pd.api.types.is_numeric_dtype(numbers.dtype) or pd.api.types.is_bool_dtype(numbers.dtype):
+            shown = f" (e.g. {column[lost].iloc[0]!r})" if lost.any() else ""
             issues.append(BarIssue("non_numeric", "error", name, 1, "", f"is not numeric ({column.dtype}){shown}",
                                    f"convert it, e.g. pd.to_numeric(df[{name!r}])"))
             continue
-        arrays[name] = column.to_numpy(dtype=np.float64)
+        arrays[name] = numbers.to_numpy(dtype=np.float64)
     issues += check_bar_arrays(arrays, locate=_frame_locator(frame.index), allow_missing=allow_missing)
     if len(frame) >= min_bars and "close" in arrays and not issues_with_severity(issues, "error"):
         close = arrays["close"][np.isfinite(arrays["close"])]

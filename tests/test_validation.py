@@ -141,3 +141,11 @@ def test_history_and_future_in_different_time_zones(predictor):
 def test_non_finite_temperature(temperature):
     with pytest.raises(ValueError, match="must be > 0 and finite"):
         SamplingConfig(temperature=temperature)
+
+
+def test_object_columns_of_numbers_are_accepted():
+    frame = bars().astype({"close": object})
+    assert check_bar_frame(frame) == []
+    frame.loc[frame.index[3], "close"] = "12,5"
+    [issue] = check_bar_frame(frame)
+    assert issue.rule == "non_numeric" and "'12,5'" in issue.message()
