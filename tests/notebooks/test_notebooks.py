@@ -76,6 +76,25 @@ EXPECTED = {  # key -> check on the fast run's value
     "03": {"max_abs_corr_after": lambda v: v < 0.05, "max_abs_corr_before": lambda v: v > 0.05,
            "rank_ic_raw": math.isfinite, "rank_ic_neutral": math.isfinite,
            "excess_raw": math.isfinite, "excess_neutral": math.isfinite},
+    "05": {"p_excess_loss": lambda v: 0.0 <= v <= 1.0, "p_absolute_loss": lambda v: 0.0 <= v <= 1.0,
+           "excess_q05": math.isfinite, "excess_q95": math.isfinite, "excess_realised": math.isfinite,
+           "excess_realised_percentile": lambda v: 0.0 <= v <= 100.0, "rho": lambda v: 0.0 <= v <= 0.95,
+           "universes": lambda v: v == 16, "corr_history": lambda v: 0.05 < v < 1.0,
+           "corr_independent": lambda v: abs(v) < 0.1},  # independent paths barely co-move
+    "06": {"qlike_kronos": math.isfinite, "qlike_garch": math.isfinite, "qlike_har": math.isfinite,
+           "dm_qlike_vs_garch": math.isfinite, "n_scored": lambda v: v > 100,
+           "crps_raw": lambda v: 0.0 < v < 1.0, "crps_scaled": lambda v: 0.0 < v < 1.0,
+           "pit_ks_raw": lambda v: 0.0 <= v <= 1.0, "coverage_90_raw": lambda v: 0.0 <= v <= 1.0,
+           "coverage_90_scaled": lambda v: 0.0 <= v <= 1.0, "spread_scale": lambda v: v > 0,
+           "test_crps_default_t": lambda v: 0.0 < v < 1.0, "test_crps_fitted_t": lambda v: 0.0 < v < 1.0},
+}
+RELATIONS = {  # number -> {what: check on the whole key-output dict} (inequalities the method guarantees)
+    "05": {"quantiles ordered": lambda o: o["excess_q05"] <= o["excess_q50"] <= o["excess_q95"],
+           "correlated paths closer to history's pairwise correlation than independent ones": lambda o: abs(
+               o["corr_correlated"] - o["corr_history"]) < abs(o["corr_independent"] - o["corr_history"])},
+    "06": {"the validation-fitted spread scale does not raise validation CRPS (scale 1 is on the grid)":
+               lambda o: o["valid_crps_after"] <= o["valid_crps_before"] + 1e-12,
+           "the fitted temperature is one of the candidates": lambda o: o["temperature"] in o["temperatures"]},
 }
 
 
@@ -93,3 +112,5 @@ def test_notebook_executes_in_the_fast_setting(source, tmp_path_factory, monkeyp
     for key, check in checks.items():
         assert key in outputs, f"{source.name} did not report {key}"
         assert check(outputs[key]), f"{source.name}: {key} = {outputs[key]!r}"
+    for what, relation in RELATIONS.get(source.stem[:2], {}).items():
+        assert relation(outputs), f"{source.name}: not {what}: {outputs}"
