@@ -20,10 +20,11 @@ import pandas as pd
 import yaml
 
 from kronos_quant.model import Kronos, KronosTokenizer
-from kronos_quant.universes.dependence import DependenceStats, calibrate_rho, dependence_stats, mean_stats
+from kronos_quant.universes.dependence import (DependenceStats, calibrate_rho, dependence_stats, mean_stats,
+                                               order_monotonicity)
 from kronos_quant.universes.generate import UniverseConfig, Universes, generate_universes
 from kronos_quant.universes.history import MarketHistory, future_dates, load_history
-from kronos_quant.universes.market import change_panel
+from kronos_quant.universes.market import change_panel, equal_weight_returns
 from kronos_quant.universes.simulator import ExchangeConfig
 from kronos_quant.universes.stress import StrategySpec, StressResult, stress_strategy
 from kronos_quant.universes.stress_report import write_stress_report
@@ -94,10 +95,18 @@ def _returns(close: np.ndarray) -> np.ndarray:
 
 
 def generated_stats(universes: Universes) -> DependenceStats:
-    """Mean over universes of the statistics of their generated daily returns."""
+    """Mean over universes of the statistics of their generated daily returns; the benchmark is the derived
+    equal-weight index (EWINDEX) of the generated members."""
     start = len(universes.history.dates) - 1  # include the first generated day's return
     panels = universes.close_panel().astype(np.float64)[:, start:]
-    return mean_stats([dependence_stats(_returns(panel)) for panel in panels])
+    return mean_stats([dependence_stats(_returns(panel), equal_weight_returns(panel)[1:]) for panel in panels])
+
+
+def order_spearman(universes: Universes) -> float:
+    """Spearman correlation of the coarse sampling uniforms with the generated daily returns they drove."""
+    start = len(universes.history.dates) - 1
+    returns = _returns(universes.close_panel().astype(np.float64)[:, start:])  # (U, H, I)
+    return order_monotonicity(universes.coarse_uniforms, np.transpose(returns, (2, 0, 1)))
 
 
 def history_stats(history: MarketHistory, days: int) -> DependenceStats:
@@ -162,7 +171,8 @@ def run_t0(config: StressConfig, t0: str, tokenizer: KronosTokenizer, model: Kro
                for spec in config.strategies]
     notes = {**notes, "t0": f"{history.t0:%Y-%m-%d}", "members": len(universes.instruments), "rho": round(rho, 4),
              "rho_pilots": {f"{k:g}": round(v, 4) for k, v in measured.items()}, "horizon": config.horizon,
-             "n_universes": config.n_universes, "generation_s": round(generated_at - started, 1),
+             "n_universes": config.n_universes, "order_spearman": round(order_spearman(universes), 3),
+             "generation_s": round(generated_at - started, 1),
              "total_s": round(time.time() - started, 1), "realised_known": realised is not None}
     write_stress_report(results, out_dir, title=f"Stress test from t0 = {history.t0:%Y-%m-%d}", dependence=table,
                         notes=notes)

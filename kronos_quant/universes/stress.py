@@ -123,7 +123,7 @@ def stress_strategy(universes: Universes, spec: StrategySpec, *, exchange: Excha
 def realised_figures(universes: Universes, realised_history: MarketHistory, spec: StrategySpec,
                      exchange: ExchangeConfig) -> dict:
     """The strategy on the real bars of the generated days (same members, same benchmark definition)."""
-    if realised_history.dates[-len(universes.dates):].equals(universes.dates) is False:
+    if not realised_history.dates[-len(universes.dates):].equals(universes.dates):
         raise ValueError("realised_history must end with the generated days; load it with t0 = the last "
                          "generated day")
     columns = [realised_history.instruments.index(name) for name in universes.instruments]

@@ -54,3 +54,24 @@ def test_stress_cli_writes_a_report(tiny_market, tmp_path, capsys):
     assert 0 <= rev["excess_return_realised_percentile"] <= 100
     assert rev["excess_return_q05"] <= rev["excess_return_q50"] <= rev["excess_return_q95"]
     assert set(summary["dependence"]) >= {"history", "independent (rho=0)"}
+    assert -1 <= summary["notes"]["order_spearman"] <= 1
+
+
+def test_stress_config_errors(tmp_path):
+    import pytest
+
+    from kronos_quant.universes.pipeline import StressConfig
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"provider": "x", "t0": ["2020-01-02"], "universes": 5,
+                                    "strategies": [{"name": "a", "signal": "reversal_5"}]}))
+    with pytest.raises(ValueError, match="unknown keys \\['universes'\\]"):
+        StressConfig.from_yaml(path)
+    path.write_text(yaml.safe_dump({"provider": "x", "t0": ["2020-01-02"], "n_universes": 0,
+                                    "strategies": [{"name": "a", "signal": "reversal_5"}]}))
+    with pytest.raises(ValueError, match="n_universes must be >= 1"):
+        StressConfig.from_yaml(path)
+    path.write_text(yaml.safe_dump({"provider": "x", "t0": ["2020-01-02"],
+                                    "strategies": [{"name": "a", "signal": "reversal_5", "kind": "martingale"}]}))
+    with pytest.raises(ValueError, match="unknown strategy kind"):
+        StressConfig.from_yaml(path)
