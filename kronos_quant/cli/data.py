@@ -80,3 +80,7 @@ def register(subparsers) -> None:
     check = commands.add_parser("check", help="report problems in a Qlib provider directory")
     check.add_argument("provider_dir")
     check.set_defaults(func=_check)
+
+    from kronos_quant.cli.generate import add_generate
+
+    add_generate(commands)  # data generate: Kronos-generated universes as Qlib providers

@@ -39,3 +39,14 @@ def test_import_csv_chooses_the_future_sessions(tmp_path, extra, expected):
     assert main(["data", "import-csv", str(src), "--out", str(out), *extra]) == 0
     future = (out / "calendars" / "day_future.txt").read_text().split()
     assert " ".join(future[5:7]) == expected
+
+
+def test_stress_and_data_generate_are_registered_subcommands():
+    from kronos_quant.cli import build_parser
+
+    parser = build_parser()
+    stress = parser.parse_args(["stress", "--config", "configs/stress_synth.yaml"])
+    generate = parser.parse_args(["data", "generate", "--provider", "p", "--t0", "2020-01-02", "--tokenizer", "t",
+                                  "--predictor", "m"])
+    assert stress.func.__module__ == "kronos_quant.cli.stress"
+    assert generate.func.__module__ == "kronos_quant.cli.generate"
