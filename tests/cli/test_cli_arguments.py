@@ -47,6 +47,6 @@ def test_stress_and_data_generate_are_registered_subcommands():
     parser = build_parser()
     stress = parser.parse_args(["stress", "--config", "configs/stress_synth.yaml"])
     generate = parser.parse_args(["data", "generate", "--provider", "p", "--t0", "2020-01-02", "--tokenizer", "t",
-                                  "--predictor", "m"])
+                                  "--predictor", "m", "--out", "o"])
     assert stress.func.__module__ == "kronos_quant.cli.stress"
     assert generate.func.__module__ == "kronos_quant.cli.generate"
