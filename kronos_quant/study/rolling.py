@@ -85,8 +85,10 @@ def _clip_to_span(tasks: list[dict], config: StudyConfig, generator: RollingGen)
         start, stop = (pd.Timestamp(t) for t in segments["test"])
         if start > end:
             continue
-        segments["test"] = (start, min(stop, end))
-        _clip_handler_end(task, end)
+        # without day_future.txt RollingGen's last window can end past the calendar (NaT): clip it to the span
+        segments["test"] = (start, end if pd.isna(stop) or stop > end else stop)
+        handler_mod(task, generator)  # the handler loads up to this (clipped) test end ...
+        _clip_handler_end(task, end)  # ... and never past the span
         kept.append(task)
     if not kept:
         raise ValueError("no roll window starts before windows.test_end; check the dates")
