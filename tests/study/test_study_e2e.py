@@ -36,6 +36,24 @@ def test_window_tasks_tile_the_span(tiny_market, tmp_path):
         assert handler_end == pd.Timestamp(segments["test"][1])  # never loads past its own test period
 
 
+def test_window_tasks_without_future_calendar(tiny_market, tmp_path):
+    """A provider without day_future.txt (like the real CSI300 one): the last window still ends at test_end."""
+    from kronos_quant.study.registry import get_signal
+    from kronos_quant.study.rolling import window_tasks
+    from kronos_quant.study.run import init_qlib
+
+    provider = tmp_path / "no_future"
+    shutil.copytree(tiny_market, provider)
+    (provider / "calendars" / "day_future.txt").unlink(missing_ok=True)
+    config = study_config_from_dict(study_dict(provider, tmp_path / "out", roll_step=40, test_end="2022-06-28"))
+    init_qlib(config)
+    tasks = window_tasks(config, get_signal("kronos"))
+    last = tasks[-1]["dataset"]["kwargs"]
+    assert pd.Timestamp(last["segments"]["test"][1]) == pd.Timestamp("2022-06-28")
+    assert pd.Timestamp(last["handler"]["kwargs"]["end_time"]) == pd.Timestamp("2022-06-28")
+    assert len(tasks) >= 3
+
+
 def test_study_end_to_end_and_resume(tiny_market, tmp_path):
     from qlib.workflow import R
 
