@@ -172,8 +172,8 @@ def _check_values(panels: dict[str, pd.DataFrame], out: list) -> None:
     n_bars = int(close.notna().sum().sum())
     for issue in check_bar_panels(bar_fields):  # the rules the predictor and import-csv apply
         out.append(Finding("fatal" if issue.severity == "error" else "warning", issue.rule,
-                           f"{issue.message().split('; fix: ')[0]} ({issue.count / max(n_bars, 1):.3%} of "
-                           f"{n_bars} bars)", issue.fix))
+                           f"{issue.message().split('; fix: ')[0]} ({issue.count} of {n_bars} bars with a close)",
+                           issue.fix))
     if "volume" in panels:
         _check_zero_volume(panels["volume"], close, out)
     if "change" in panels:
