@@ -59,11 +59,20 @@ def without_kronos_dataset(handler, segments):
     return WithoutKronos(handler, segments)
 
 
-def gain_importance(model) -> pd.Series:
-    """LightGBM gain per feature of a fitted Qlib LGBModel, sorted descending."""
+def gain_importance(model, dataset) -> pd.Series:
+    """LightGBM gain per feature of a Qlib LGBModel fitted on ``dataset``, sorted descending.
+
+    LGBModel trains on ``values`` (names Column_0, ...), so the names come from the dataset's
+    feature columns, in the order LGBModel passed them.
+    """
+    from qlib.data.dataset.handler import DataHandlerLP
+
     booster = model.model
-    gains = pd.Series(booster.feature_importance(importance_type="gain"), index=booster.feature_name())
-    return gains.sort_values(ascending=False)
+    names = dataset.prepare("train", col_set="feature", data_key=DataHandlerLP.DK_L).columns
+    gains = booster.feature_importance(importance_type="gain")
+    if len(names) != len(gains):
+        raise ValueError(f"{len(gains)} LightGBM gains for {len(names)} feature columns")
+    return pd.Series(gains, index=[str(name) for name in names]).sort_values(ascending=False)
 
 
 def roll(handler, model_kwargs: dict, periods, rows: tuple, *, valid_months: int = 6) -> tuple[dict, pd.DataFrame]:
@@ -85,7 +94,7 @@ def roll(handler, model_kwargs: dict, periods, rows: tuple, *, valid_months: int
             predictions[name].append(model.predict(dataset, "test"))
             logger.info("%s %s: fitted and predicted in %.1f s", name, label, time.perf_counter() - began)
             if name == BLEND:
-                importance[label] = gain_importance(model)
+                importance[label] = gain_importance(model, dataset)
     merged = {name: pd.concat(parts).sort_index() for name, parts in predictions.items()}
     return merged, pd.DataFrame(importance)
 
