@@ -26,6 +26,7 @@ import pandas as pd
 FAST = os.environ.get("KRONOS_NOTEBOOK_FAST", "0") == "1"
 WORK = Path(os.environ.get("KRONOS_NOTEBOOK_WORKDIR", "outputs/notebooks")) / ("fast" if FAST else "full")
 plt.rcParams.update({"figure.dpi": 72, "figure.figsize": (9, 3.6)})
+os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the committed outputs
 warnings.filterwarnings("ignore")  # keep library deprecation chatter out of the committed outputs
 started = time.perf_counter()
 print(f"setting: {'fast' if FAST else 'full'}; work dir: {WORK}")

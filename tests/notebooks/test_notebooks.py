@@ -73,6 +73,10 @@ def test_parse_cells_rejects_code_before_the_first_marker():
 EXPECTED = {  # key -> check on the fast run's value
     "01": {"mean_rank_ic": math.isfinite, "inside_90": lambda v: 0.0 <= v <= 1.0,
            "official": lambda v: v == "absent", "paths_shape": lambda v: v == [1, 40, 20, 6]},
+    "02": {"n_rows": lambda v: v > 1000, "n_years": lambda v: v >= 1,
+           "signals": lambda v: {"kronos", "lightgbm_alpha158", "reversal_5d", "random"} <= set(v),
+           "rank_ic": lambda v: all(math.isfinite(x) for x in v.values()),
+           "incremental_rank_ic": math.isfinite},
     "03": {"max_abs_corr_after": lambda v: v < 0.05, "max_abs_corr_before": lambda v: v > 0.05,
            "rank_ic_raw": math.isfinite, "rank_ic_neutral": math.isfinite,
            "excess_raw": math.isfinite, "excess_neutral": math.isfinite},
@@ -89,6 +93,8 @@ EXPECTED = {  # key -> check on the fast run's value
            "test_crps_default_t": lambda v: 0.0 < v < 1.0, "test_crps_fitted_t": lambda v: 0.0 < v < 1.0},
 }
 RELATIONS = {  # number -> {what: check on the whole key-output dict} (inequalities the method guarantees)
+    "02": {"the synthetic market's planted reversal shows a positive RankIC":
+               lambda o: o["data"] != "synthetic" or o["rank_ic"]["reversal_5d"] > 0},
     "05": {"quantiles ordered": lambda o: o["excess_q05"] <= o["excess_q50"] <= o["excess_q95"],
            "correlated paths closer to history's pairwise correlation than independent ones": lambda o: abs(
                o["corr_correlated"] - o["corr_history"]) < abs(o["corr_independent"] - o["corr_history"])},
