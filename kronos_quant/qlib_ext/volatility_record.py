@@ -33,7 +33,7 @@ from kronos_quant.research.vol_report import write_vol_report
 logger = logging.getLogger(__name__)
 
 ARTIFACT_DIR = "volatility"
-TABLES = ("losses", "dm", "mz", "calibration", "pit_counts", "reliability")
+TABLES = ("losses", "dm", "mz", "calibration", "pit_counts", "reliability", "rows")
 HISTORY_DAYS = 1600  # calendar days of bars before the calibration segment (GARCH/HAR windows of 1000 bars)
 
 

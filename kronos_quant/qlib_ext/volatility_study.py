@@ -179,9 +179,11 @@ def evaluate_forecasts(valid: tuple, test: tuple, bars: pd.DataFrame, config) ->
     config = dataclasses.replace(config, date_step=infer_date_step(test[0].get_level_values("datetime"), calendar))
 
     valid_forecasts = kronos_forecasts(valid[1], valid[2], valid[0], config.horizons)
-    valid_realised = realised_volatility(traded_series(bars), valid[0], config.horizons)
+    valid_realised = realised_volatility(traded_series(bars), valid_forecasts.index, config.horizons)
     scales = fit_spread_scales(valid_forecasts, valid_realised)  # validation rows only
     test_forecasts = kronos_forecasts(test[1], test[2], test[0], config.horizons)
-    tables = evaluate(test_forecasts, outcomes(bars, test[0], config), config,
+    tables = evaluate(test_forecasts, outcomes(bars, test_forecasts.index, config), config,
                       spread_scales={h: s.scale for h, s in scales.items()})
+    tables["rows"] = pd.DataFrame([{"segment": "valid", "rows": len(valid[0]), "dropped": valid_forecasts.dropped},
+                                   {"segment": "test", "rows": len(test[0]), "dropped": test_forecasts.dropped}])
     return tables, scales

@@ -26,6 +26,7 @@ from scipy import stats
 from kronos_quant.research import calibration as cal
 from kronos_quant.research.forecast_scoring import LOSSES, common_rows, dm_table, loss_table, mincer_zarnowitz
 from kronos_quant.research.vol_baselines import BaselineConfig, Baselines, baseline_forecasts
+from kronos_quant.research.signals import CLOSE_INDEX
 from kronos_quant.research.volatility import (HORIZONS, check_horizons, horizon_returns, horizon_volatility,
                                               realised_volatility, traded_series)
 
@@ -69,16 +70,27 @@ class KronosForecasts(NamedTuple):
     index: pd.MultiIndex
     vol: pd.DataFrame
     returns: dict[int, np.ndarray]
+    dropped: int = 0  # rows left out because a path's close was <= 0 (no log return)
 
 
 def kronos_forecasts(paths, last_close, index: pd.MultiIndex, horizons: Sequence[int] = HORIZONS) -> KronosForecasts:
-    """Volatility and horizon returns from the paths; a ValueError for a horizon beyond the paths' H."""
-    paths = np.asarray(paths)
+    """Volatility and horizon returns from the paths; a ValueError for a horizon beyond the paths' H.
+
+    Kronos denormalises linearly (mean + z * std of the lookback), so a sampled close can be <= 0. Such a
+    row has no log return on that path; it is dropped (counted in ``dropped`` and logged), and every
+    model is then scored on the remaining rows only.
+    """
+    paths, last_close = np.asarray(paths), np.asarray(last_close, dtype=np.float64)
     if len(index) != len(paths):
         raise ValueError(f"index has {len(index)} rows but paths has {len(paths)}")
+    usable = (paths[..., CLOSE_INDEX] > 0).all(axis=(1, 2)) & (last_close > 0)
+    if not usable.all():
+        logger.warning("%d of %d rows have a sampled close <= 0 on some path; they are left out", (~usable).sum(),
+                       len(usable))
+    paths, last_close, index = paths[usable], last_close[usable], index[usable]
     vol = pd.DataFrame(horizon_volatility(paths, last_close, horizons), index=index, columns=list(horizons))
     returns = {int(h): horizon_returns(paths, last_close, h) for h in horizons}
-    return KronosForecasts(index, vol, returns)
+    return KronosForecasts(index, vol, returns, int((~usable).sum()))
 
 
 class Outcomes(NamedTuple):

@@ -92,3 +92,12 @@ def test_overlap_counts_scored_dates_not_bars():
     assert VolEvalConfig().overlap(20) == 20
     with pytest.raises(ValueError, match="date_step"):
         VolEvalConfig(date_step=0)
+
+
+def test_rows_with_a_nonpositive_sampled_close_are_dropped_and_counted(market):
+    _, rows, paths, last = market
+    broken = paths.copy()
+    broken[3, 1, 2, 3] = -1.0  # Kronos' linear denormalisation can produce a negative close
+    kronos = kronos_forecasts(broken, last, rows, (1, 5))
+    assert kronos.dropped == 1 and len(kronos.index) == len(rows) - 1
+    assert rows[3] not in kronos.index and kronos.returns[5].shape == (len(rows) - 1, P)
