@@ -72,6 +72,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="outputs/kronos_factor_study", help="tables and timings land here")
     parser.add_argument("--test-periods", default="2023-07-01:2023-12-31,2024-01-01:2024-06-12",
                         help="comma-separated start:end test periods, each after >= 9 months of rows")
+    parser.add_argument("--seeds", default="", help="comma-separated extra LightGBM seeds (RankIC spread table)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     out = Path(args.out)
@@ -84,7 +85,8 @@ def main(argv=None) -> None:
         from kronos_quant.qlib_ext.kronos_factor_compare import run_comparison
 
         periods = [tuple(item.split(":")) for item in args.test_periods.split(",") if item.strip()]
-        run_comparison(workflow, handler_settings(workflow), periods=periods, out=out)
+        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+        run_comparison(workflow, handler_settings(workflow), periods=periods, out=out, seeds=seeds)
 
 
 if __name__ == "__main__":
