@@ -159,9 +159,12 @@ outcome_table.round(4)
 # t0; P(loss) and the quantiles are properties of that model's futures, not of the real world, so they are only
 # as good as the dependence table says the generated markets are. Where the correlated scheme matches history
 # on correlation and index volatility and the independent one does not, the fan's width is the more honest of
-# the two. One t0 and one strategy give one percentile: a single realised value in the tails is not evidence of
-# skill or bad luck, while percentiles from many t0s piling up at one end would say the model's futures are
-# biased. The tiny model here is trained for seconds; its paths are noisier than a real Kronos's.
+# the two. The absolute return also carries the generated market's own drift, which a small model estimates
+# poorly (compare the realised absolute return's percentile with the excess return's); the excess return nets
+# the market out and is the figure to read. One t0 and one strategy give one percentile: a single realised
+# value in the tails is not evidence of skill or bad luck, while percentiles from many t0s piling up at one end
+# would say the model's futures are biased. The tiny model here is trained for seconds to minutes; its paths
+# are noisier than a real Kronos's.
 
 # %%
 stats = dependence["mean_pairwise_corr"].iloc[:3].astype(float)  # the last row says yes/no
