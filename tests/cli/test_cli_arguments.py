@@ -50,3 +50,10 @@ def test_stress_and_data_generate_are_registered_subcommands():
                                   "--predictor", "m", "--out", "o"])
     assert stress.func.__module__ == "kronos_quant.cli.stress"
     assert generate.func.__module__ == "kronos_quant.cli.generate"
+
+
+def test_volatility_is_a_registered_subcommand():
+    from kronos_quant.cli import build_parser
+
+    args = build_parser().parse_args(["volatility", "evaluate", "--provider", "p"])
+    assert args.func.__module__ == "kronos_quant.cli.volatility"
