@@ -80,6 +80,13 @@ EXPECTED = {  # key -> check on the fast run's value
     "03": {"max_abs_corr_after": lambda v: v < 0.05, "max_abs_corr_before": lambda v: v > 0.05,
            "rank_ic_raw": math.isfinite, "rank_ic_neutral": math.isfinite,
            "excess_raw": math.isfinite, "excess_neutral": math.isfinite},
+    "04": {"n_rows": lambda v: v > 1000, "n_kronos_features": lambda v: v == 8, "n_folds": lambda v: v == 2,
+           "coverage": lambda v: 0.9 < v <= 1.0, "handler_matches_cache": lambda v: v is True,
+           "cache_identical": lambda v: v is True, "max_abs_corr": lambda v: 0.0 < v <= 1.0,
+           "pup_min": lambda v: v >= 0.0, "pup_max": lambda v: v <= 1.0, "ic_plain": math.isfinite,
+           "ic_blend": math.isfinite, "rank_ic_plain": math.isfinite, "rank_ic_blend": math.isfinite,
+           "rank_ic_difference": math.isfinite, "kronos_gain_share": lambda v: 0.0 <= v <= 1.0,
+           "best_kronos_rank": lambda v: 1 <= v <= 166},
     "05": {"p_excess_loss": lambda v: 0.0 <= v <= 1.0, "p_absolute_loss": lambda v: 0.0 <= v <= 1.0,
            "excess_q05": math.isfinite, "excess_q95": math.isfinite, "excess_realised": math.isfinite,
            "excess_realised_percentile": lambda v: 0.0 <= v <= 100.0, "rho": lambda v: 0.0 <= v <= 0.95,
@@ -95,6 +102,10 @@ EXPECTED = {  # key -> check on the fast run's value
 RELATIONS = {  # number -> {what: check on the whole key-output dict} (inequalities the method guarantees)
     "02": {"the synthetic market's planted reversal shows a positive RankIC":
                lambda o: o["data"] != "synthetic" or o["rank_ic"]["reversal_5d"] > 0},
+    "04": {"every fold model's last seen bar is at least the embargo before its first scored row":
+               lambda o: o["min_gap_days"] >= o["embargo_days"],
+           "a second load of the same features is a cache hit (faster than the cold first load)":
+               lambda o: not o["cold_first_load"] or o["second_load_seconds"] < o["first_load_seconds"] / 2},
     "05": {"quantiles ordered": lambda o: o["excess_q05"] <= o["excess_q50"] <= o["excess_q95"],
            "correlated paths closer to history's pairwise correlation than independent ones": lambda o: abs(
                o["corr_correlated"] - o["corr_history"]) < abs(o["corr_independent"] - o["corr_history"])},
