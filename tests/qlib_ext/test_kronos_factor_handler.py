@@ -173,7 +173,7 @@ def test_comparison_of_plain_and_blended_lightgbm_on_the_same_rows(tiny_market, 
     workflow["port_analysis_config"] = workflow["task"]["record"][2]["kwargs"]["config"]
     settings = workflow["task"]["dataset"]["kwargs"]["handler"]["kwargs"]
     result = run_comparison(workflow, {**settings, "kronos": {**kronos}}, periods=[("2022-01-01", "2022-02-28")],
-                            out=tmp_path / "out", valid_months=2)
+                            out=tmp_path / "out", valid_months=2, seeds=(1, 2))
     summary = pd.read_csv(tmp_path / "out" / "summary.csv", index_col=0)
     assert {"alpha158", "alpha158_kronos", "kronos_ret_1", "kronos_s1_entropy"} <= set(summary.index)
     assert np.isfinite(summary.loc[["alpha158", "alpha158_kronos"], "RankIC"]).all()
@@ -185,3 +185,5 @@ def test_comparison_of_plain_and_blended_lightgbm_on_the_same_rows(tiny_market, 
     backtest = pd.read_csv(tmp_path / "out" / "topk_backtest.csv", index_col=0)
     assert np.isfinite(backtest.loc[["alpha158", "alpha158_kronos"], "topk_excess_with_cost"]).all()
     assert json.loads((tmp_path / "out" / "comparison.json").read_text())["rows"] == result["rows"]
+    seeds = pd.read_csv(tmp_path / "out" / "rankic_by_lightgbm_seed.csv", index_col=0)
+    assert list(seeds.index) == [1, 2] and np.allclose(seeds["difference"], seeds["alpha158_kronos"] - seeds["alpha158"])
