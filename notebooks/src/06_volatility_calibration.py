@@ -153,8 +153,11 @@ temperature_table.round(4)
 # %% [markdown]
 # **Reading it.** The loss table and the DM statistics say whether the paths' spread carries volatility
 # information beyond what GARCH and HAR extract from the same history; on this synthetic market the volatility
-# process is simple, so GARCH is a strong yardstick, and a tiny model trained for seconds need not beat it. The
-# calibration rows say how far the raw ensemble is from honest: coverage below nominal and a U-shaped PIT mean
+# process is simple, so GARCH is a strong yardstick, and a tiny model trained for minutes need not beat it.
+# QLIKE grows without bound as a forecast falls below the realised volatility, so the rows where the 8 paths
+# happen to spread too little (the cloud left of the line in the scatter) can dominate its mean, while the MSE
+# of log volatility weighs misses in both directions alike: read the two losses together. The calibration
+# rows say how far the raw ensemble is from honest: coverage below nominal and a U-shaped PIT mean
 # over-confident paths, and a fitted spread scale above 1 says the same. Both knobs are fitted on validation
 # only, so their test numbers are an honest out-of-sample check; a knob that helps on validation but not on
 # test was fitted to noise. With few test dates and rows that share market shocks, differences in the third
