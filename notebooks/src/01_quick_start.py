@@ -142,7 +142,7 @@ plt.show()
 
 # %%
 try:
-    Kronos.from_pretrained("checkpoints/Kronos-small")
+    Kronos.from_pretrained("./checkpoints/Kronos-small")  # a local folder: config.json + model.safetensors
     official = "loaded"
 except (FileNotFoundError, ValueError) as error:
     official = "absent"
