@@ -79,6 +79,7 @@ def roll(handler, model_kwargs: dict, periods, rows: tuple, *, valid_months: int
     """({signal: predictions over all test periods}, per-period LightGBM gain of every blended feature)."""
     from qlib.contrib.model.gbdt import LGBModel
     from qlib.data.dataset import DatasetH
+    from qlib.workflow import R
 
     datasets = {PLAIN: without_kronos_dataset, BLEND: DatasetH}
     predictions = {name: [] for name in datasets}
@@ -90,7 +91,10 @@ def roll(handler, model_kwargs: dict, periods, rows: tuple, *, valid_months: int
             began = time.perf_counter()
             dataset = make_dataset(handler, segments)
             model = LGBModel(**model_kwargs)
-            model.fit(dataset)
+            # LGBModel logs its evals through R: outside a run that would start an experiment that is never
+            # ended, and Qlib then refuses every later qlib.init in the process
+            with R.start(experiment_name="kronos_factor_compare", recorder_name=f"{name}_{label}"):
+                model.fit(dataset)
             predictions[name].append(model.predict(dataset, "test"))
             logger.info("%s %s: fitted and predicted in %.1f s", name, label, time.perf_counter() - began)
             if name == BLEND:
