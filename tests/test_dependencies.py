@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 # distribution name -> the module it installs (when they differ)
 IMPORT_NAMES = {"pyqlib": "qlib", "pyyaml": "yaml", "huggingface_hub": "huggingface_hub", "ruamel.yaml": "ruamel.yaml"}
 # used without an import statement: by name in a qrun YAML (class: LGBModel needs lightgbm)
-USED_BY_NAME = {"lightgbm": "LGBModel"}
+USED_BY_NAME = {"lightgbm": "LGBModel", "pyarrow": "read_parquet"}  # pyarrow: pandas' parquet engine
 
 
 def _declared() -> list[str]:
