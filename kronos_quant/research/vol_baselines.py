@@ -29,7 +29,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 
-from kronos_quant.research.volatility import HORIZONS, check_horizons, garman_klass_variance, parkinson_variance
+from kronos_quant.research.volatility import (HORIZONS, check_horizons, garman_klass_variance, parkinson_variance,
+                                            rows_by_instrument)
 
 logger = logging.getLogger(__name__)
 
@@ -191,15 +192,10 @@ def baseline_forecasts(series: dict[str, pd.DataFrame], index: pd.MultiIndex, *,
     names = [f"hist{w}" for w in config.hist_windows] + ["ewma"] + (["garch"] if garch else []) + ["har"]
     values = {name: np.full((len(index), len(horizons)), np.nan) for name in names}
     mu = np.full(len(index), np.nan)
-    positions = pd.Series(np.arange(len(index)), index=index)
-    for instrument, rows in positions.groupby(level="instrument"):
-        frame = series.get(str(instrument))
-        if frame is None:
-            continue
-        where = frame.index.get_indexer(rows.index.get_level_values("datetime"))
+    for frame, rows, where in rows_by_instrument(series, index):
         traded = where >= 0
         order = np.argsort(where[traded], kind="stable")
-        origins, targets = where[traded][order], rows.to_numpy()[traded][order]
+        origins, targets = where[traded][order], rows[traded][order]
         if len(origins) == 0:
             continue
         forecasts, garch_mu = instrument_baselines(frame, origins, horizons, config, garch=garch)

@@ -126,6 +126,16 @@ def traded_series(bars: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
+def rows_by_instrument(series: dict[str, pd.DataFrame], index: pd.MultiIndex):
+    """For each instrument of ``index`` that has a traded series: (its frame, the positions of its rows in
+    ``index`` int (n,), each row's position in the frame int (n,), -1 where it did not trade that day)."""
+    positions = pd.Series(np.arange(len(index)), index=index)
+    for instrument, rows in positions.groupby(level="instrument"):
+        frame = series.get(str(instrument))
+        if frame is not None:
+            yield frame, rows.to_numpy(), frame.index.get_indexer(rows.index.get_level_values("datetime"))
+
+
 def realised_volatility(series: dict[str, pd.DataFrame], index: pd.MultiIndex,
                         horizons: Sequence[int] = HORIZONS) -> pd.DataFrame:
     """Realised per-bar volatility over the h traded bars after each row's date, and the h-bar log return.
@@ -139,18 +149,13 @@ def realised_volatility(series: dict[str, pd.DataFrame], index: pd.MultiIndex,
     """
     horizons = check_horizons(horizons, max(horizons))
     out = np.full((len(index), 2 * len(horizons)), np.nan)
-    positions = pd.Series(np.arange(len(index)), index=index)
-    for instrument, rows in positions.groupby(level="instrument"):
-        frame = series.get(str(instrument))
-        if frame is None:
-            continue
-        where = frame.index.get_indexer(rows.index.get_level_values("datetime"))
+    for frame, rows, where in rows_by_instrument(series, index):
         returns = frame["ret"].to_numpy()
         for k, h in enumerate(horizons):
             ok = (where >= 0) & (where + h < len(returns))
             window = np.stack([returns[np.where(ok, where + j, 0)] for j in range(1, h + 1)], axis=1)
-            out[rows.to_numpy()[ok], k] = np.sqrt((window[ok] ** 2).mean(axis=1))
-            out[rows.to_numpy()[ok], len(horizons) + k] = window[ok].sum(axis=1)
+            out[rows[ok], k] = np.sqrt((window[ok] ** 2).mean(axis=1))
+            out[rows[ok], len(horizons) + k] = window[ok].sum(axis=1)
     columns = pd.MultiIndex.from_tuples([("rv", h) for h in horizons] + [("ret", h) for h in horizons])
     return pd.DataFrame(out, index=index, columns=columns)
 

@@ -119,8 +119,9 @@ def main(argv=None) -> int:
     parser.add_argument("--history-days", type=int, default=300)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(json.dumps(run_study(args.provider, args.t0, args.out, n_universes=args.n_universes, ratio=args.ratio,
-                               steps=args.steps, history_days=args.history_days), indent=2))
+    run_study(args.provider, args.t0, args.out, n_universes=args.n_universes, ratio=args.ratio, steps=args.steps,
+              history_days=args.history_days)
+    logger.info("results: %s", Path(args.out) / "mix_study.json")
     return 0
 
 
