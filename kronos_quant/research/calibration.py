@@ -6,7 +6,9 @@ Conventions
   :func:`kronos_quant.research.volatility.horizon_returns`; ``obs``: ``(N,)`` realised h-bar log returns.
 - The Gaussian yardstick takes ``mu`` and ``sigma`` ``(N,)`` of the h-bar log return (e.g. the GARCH
   mean times h and the GARCH per-bar volatility times sqrt(h)).
-- CRPS is ``properscoring``'s (``crps_ensemble`` / ``crps_gaussian``), in return units (lower is better).
+- CRPS is ``scoringrules``' (``crps_ensemble`` with the exact quantile-decomposition estimator, which equals
+  the classic ``E|X - y| - E|X - X'| / 2`` ensemble CRPS, and ``crps_normal``), in return units (lower is
+  better).
 - PIT of an ensemble is randomised: ``(#{samples < obs} + U * (#{samples == obs} + 1)) / (P + 1)`` with
   ``U ~ U(0, 1)``; it is exactly uniform when ``obs`` is exchangeable with the samples.
 - Rows of one date share a market shock, so the uniformity tests' p-values treat dependent rows as
@@ -50,19 +52,23 @@ def check_gaussian(mu, sigma, obs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def crps_samples(samples, obs) -> np.ndarray:
-    """CRPS of each row's ensemble against its outcome (properscoring.crps_ensemble): ``(N,)``."""
-    import properscoring
+    """CRPS of each row's ensemble against its outcome (scoringrules.crps_ensemble, ``qd``): ``(N,)``.
+
+    The ``qd`` estimator is the sorted-sample form of ``E|X - y| - E|X - X'| / 2`` with the ``1/P^2``
+    normalisation (not the "fair" ``1/(P(P-1))`` one), so figures match the classic ensemble CRPS.
+    """
+    import scoringrules
 
     samples, obs = check_samples(samples, obs)
-    return properscoring.crps_ensemble(obs, samples)
+    return np.asarray(scoringrules.crps_ensemble(obs, samples, estimator="qd"), dtype=np.float64)
 
 
 def crps_normal(mu, sigma, obs) -> np.ndarray:
-    """CRPS of N(mu, sigma^2) against each outcome (properscoring.crps_gaussian): ``(N,)``."""
-    import properscoring
+    """CRPS of N(mu, sigma^2) against each outcome (scoringrules.crps_normal): ``(N,)``."""
+    import scoringrules
 
     mu, sigma, obs = check_gaussian(mu, sigma, obs)
-    return properscoring.crps_gaussian(obs, mu, sigma)
+    return np.asarray(scoringrules.crps_normal(obs, mu, sigma), dtype=np.float64)
 
 
 def pit_samples(samples, obs, *, seed: int = 0) -> np.ndarray:
@@ -192,11 +198,11 @@ class SpreadScale(NamedTuple):
 def fit_spread_scale(valid_samples, valid_obs, *, grid: Sequence[float] = SCALE_GRID) -> SpreadScale:
     """The grid scale minimising mean CRPS on the validation rows (only these rows are seen).
 
-    One ``properscoring`` call gives the CRPS at scale 1; the grid then uses the identity
+    One ``scoringrules`` call gives the CRPS at scale 1; the grid then uses the identity
     ``CRPS = E|X - y| - E|X - X'| / 2`` (Gneiting and Raftery 2007), in which stretching the samples by
     ``s`` around their mean multiplies ``E|X - X'|`` by ``s``: ``CRPS(s) = E|m + s (X - m) - y| - s G``
     with ``G = E|X - y| - CRPS(1)``. That is exact and avoids re-sorting every ensemble at every grid point
-    (properscoring's sort-based loop runs in pure Python without numba).
+    (each grid point would otherwise sort every ensemble again).
     """
     samples, obs = check_samples(valid_samples, valid_obs)
     grid = np.asarray(sorted(set(float(g) for g in grid) | {1.0}))

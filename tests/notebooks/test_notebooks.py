@@ -22,7 +22,7 @@ SOURCES = build_notebooks.sources([])
 MAX_NOTEBOOK_KIB = 400  # committed size cap, outputs included
 # what a notebook may import: the package, the standard library and the declared dependencies
 DECLARED = {"kronos_quant", "qlib", "torch", "numpy", "pandas", "scipy", "statsmodels", "matplotlib",
-            "safetensors", "huggingface_hub", "tqdm", "yaml", "arch", "exchange_calendars", "properscoring",
+            "safetensors", "huggingface_hub", "tqdm", "yaml", "arch", "exchange_calendars", "scoringrules",
             "lightgbm"}
 
 
