@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _load_data(data):
     train, valid = _load_real_data(data)
-    if data.generated_ratio > 0:  # generated universes mixed into training only (issue 14)
+    if data.generated_ratio > 0:  # generated universes mixed into training only
         from kronos_quant.training.datasets import load_window_arrays, mix_windows
 
         train = mix_windows(train, load_window_arrays(data.generated_file)[0], ratio=data.generated_ratio)

@@ -1,4 +1,4 @@
-"""``kronos-quant volatility``: the volatility-forecasting and calibration study (issue 15), in three steps.
+"""``kronos-quant volatility``: the volatility-forecasting and calibration study, in three steps.
 
 ::
 
@@ -28,7 +28,7 @@ BARS_START = "2017-01-01"  # history for the baselines (GARCH/HAR windows of 100
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("volatility", help="volatility forecasting and calibration study (issue 15)",
+    parser = subparsers.add_parser("volatility", help="volatility forecasting and calibration study",
                                    description=__doc__.splitlines()[0])
     steps = parser.add_subparsers(dest="step", required=True)
     for name in ("train", "forecast", "evaluate"):

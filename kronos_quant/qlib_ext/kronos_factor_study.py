@@ -1,4 +1,4 @@
-"""Plain Alpha158 vs Alpha158 + Kronos features, LightGBM rolled over test periods (issue 13's real run).
+"""Plain Alpha158 vs Alpha158 + Kronos features, LightGBM rolled over test periods.
 
 ::
 

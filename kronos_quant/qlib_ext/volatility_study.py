@@ -1,4 +1,4 @@
-"""The CSI300 volatility study (issue 15), Qlib-facing: train a small Kronos, sample paths, keep the bars.
+"""The CSI300 volatility study, Qlib-facing: train a small Kronos, sample paths, keep the bars.
 
 Three steps, each saving what the next needs so a long CPU run can be resumed step by step:
 

@@ -1,4 +1,4 @@
-"""Parallel universes: Monte-Carlo stress tests of a strategy over Kronos-generated markets (issue 14).
+"""Parallel universes: Monte-Carlo stress tests of a strategy over Kronos-generated markets.
 
 - :mod:`.history`: the members' bars up to t0 from a Qlib provider (nothing later is read).
 - :mod:`.dependence`: co-movement (one-factor Gaussian copula on the sampling uniforms over a coarse-token
