@@ -11,10 +11,17 @@ the missing dates and stores them as new blocks, so extending a range computes o
 
 Changing the model (checkpoint digest) or any forecast setting changes the key digest: a different
 entry, i.e. a miss.
+
+Integrity: a block's JSON also records the sha256 of its parquet file, its entry's key digest, its
+columns and row count. A lookup checks all of them (and that the rows lie inside the block's dates),
+and an entry's ``key.json`` must hold the key asked for. A block that fails (a truncated or edited
+file, unreadable JSON, a file copied in from another entry, a block written before these checks) is
+logged, deleted and reported missing, so it is recomputed and never served.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -28,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 KRONOS_FIELDS = ("open", "high", "low", "close", "volume", "amount")
 INDEX_NAMES = ["datetime", "instrument"]
+BLOCK_FIELDS = ("start", "end", "rows", "columns", "data_digest", "parquet_sha256", "key_digest")
 
 
 def key_digest(key: dict) -> str:
@@ -92,9 +100,15 @@ class FeatureCache:
         self.root = Path(root).expanduser()
 
     def entry(self, key: dict) -> Path:
+        """The entry folder of ``key``; one whose ``key.json`` holds another key (or no readable key) is emptied."""
         folder = self.root / key_digest(key)[:24]
         folder.mkdir(parents=True, exist_ok=True)
         key_file = folder / "key.json"
+        if key_file.exists() and _read_json(key_file) != json.loads(json.dumps(key)):
+            logger.warning("feature cache: %s does not hold the key of this entry (edited, truncated or copied from "
+                           "elsewhere); discarding the entry's blocks", key_file)
+            for stale in folder.iterdir():
+                stale.unlink()
         if not key_file.exists():
             _atomic_write(key_file, json.dumps(key, sort_keys=True, indent=1).encode())
         return folder
@@ -110,10 +124,14 @@ class FeatureCache:
         dates = pd.DatetimeIndex(dates)
         covered = np.zeros(len(dates), dtype=bool)
         frames = []
+        entry_digest = key_digest(key)
         for meta_path in sorted(self.entry(key).glob("*.json")):
             if meta_path.name == "key.json":
                 continue
-            meta = json.loads(meta_path.read_text())
+            meta = _block_meta(meta_path, entry_digest)
+            if meta is None:
+                _discard(meta_path)
+                continue
             start, end = pd.Timestamp(meta["start"]), pd.Timestamp(meta["end"])
             inside = (dates >= start) & (dates <= end)
             if not inside.any() or covered[inside].all():
@@ -121,10 +139,12 @@ class FeatureCache:
             if meta["data_digest"] != data_digest(end):
                 logger.info("feature cache: data changed under block %s..%s; recomputing it", meta["start"],
                             meta["end"])
-                meta_path.with_suffix(".parquet").unlink(missing_ok=True)
-                meta_path.unlink()
+                _discard(meta_path)
                 continue
-            frame = pd.read_parquet(meta_path.with_suffix(".parquet")).set_index(INDEX_NAMES)
+            frame = _read_block(meta_path, meta)
+            if frame is None:
+                _discard(meta_path)
+                continue
             frames.append(frame[frame.index.get_level_values("datetime").isin(dates[inside & ~covered])])
             covered |= inside
         cached = pd.concat(frames).sort_index() if frames else None
@@ -137,11 +157,12 @@ class FeatureCache:
         start, end = pd.Timestamp(start), pd.Timestamp(end)
         folder = self.entry(key)
         stem = folder / f"{start:%Y%m%d}_{end:%Y%m%d}"
-        tmp = stem.with_suffix(".parquet.tmp")
-        frame.reset_index().to_parquet(tmp, index=False)
-        os.replace(tmp, stem.with_suffix(".parquet"))
+        buffer = io.BytesIO()
+        frame.reset_index().to_parquet(buffer, index=False)
+        _atomic_write(stem.with_suffix(".parquet"), buffer.getvalue())
         meta = {"start": f"{start:%Y-%m-%d}", "end": f"{end:%Y-%m-%d}", "rows": int(len(frame)),
-                "columns": list(frame.columns), "data_digest": data_digest}
+                "columns": [str(c) for c in frame.columns], "data_digest": data_digest,
+                "parquet_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "key_digest": key_digest(key)}
         _atomic_write(stem.with_suffix(".json"), json.dumps(meta, indent=1).encode())
         return stem
 
@@ -158,6 +179,69 @@ def missing_spans(missing: pd.DatetimeIndex, calendar: pd.DatetimeIndex) -> list
     starts = np.concatenate([[positions[0]], positions[breaks + 1]])
     ends = np.concatenate([positions[breaks], [positions[-1]]])
     return [(calendar[s], calendar[e]) for s, e in zip(starts, ends)]
+
+
+def _read_json(path: Path):
+    """The JSON value in ``path``, or None when the file is unreadable or not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _block_meta(meta_path: Path, entry_digest: str) -> dict | None:
+    """A block's metadata, or None (logged) when it is unreadable, incomplete or belongs to another entry."""
+    meta = _read_json(meta_path)
+    problem = None
+    if not isinstance(meta, dict):
+        problem = "is not a block's JSON metadata (truncated or foreign)"
+    elif any(name not in meta for name in BLOCK_FIELDS):
+        problem = f"lacks {[name for name in BLOCK_FIELDS if name not in meta]} (written by an older version?)"
+    elif meta["key_digest"] != entry_digest:
+        problem = "belongs to another cache entry (copied in?)"
+    else:
+        try:
+            pd.Timestamp(meta["start"]), pd.Timestamp(meta["end"])
+        except (ValueError, TypeError):
+            problem = f"has unreadable dates {meta['start']!r}..{meta['end']!r}"
+    if problem is not None:
+        logger.warning("feature cache: %s %s; discarding the block (it will be recomputed)", meta_path, problem)
+        return None
+    return meta
+
+
+def _read_block(meta_path: Path, meta: dict) -> pd.DataFrame | None:
+    """The block's rows when its parquet file matches the metadata (sha256, columns, rows, dates), else None."""
+    parquet = meta_path.with_suffix(".parquet")
+    try:
+        raw = parquet.read_bytes()
+    except OSError:
+        logger.warning("feature cache: %s is missing; recomputing block %s..%s", parquet, meta["start"], meta["end"])
+        return None
+    if hashlib.sha256(raw).hexdigest() != meta["parquet_sha256"]:
+        logger.warning("feature cache: %s does not match its recorded sha256 (truncated or edited); recomputing "
+                       "block %s..%s", parquet, meta["start"], meta["end"])
+        return None
+    try:
+        frame = pd.read_parquet(io.BytesIO(raw))
+    except Exception as err:  # noqa: BLE001 -- pyarrow raises several types for a file that is not parquet
+        logger.warning("feature cache: %s is not readable parquet (%s); recomputing it", parquet, err)
+        return None
+    if list(frame.columns) != INDEX_NAMES + list(meta["columns"]) or len(frame) != int(meta["rows"]):
+        logger.warning("feature cache: %s holds columns/rows other than its metadata says; recomputing it", parquet)
+        return None
+    frame = frame.set_index(INDEX_NAMES)
+    days = pd.DatetimeIndex(frame.index.get_level_values("datetime"))
+    if len(days) and (days.min() < pd.Timestamp(meta["start"]) or days.max() > pd.Timestamp(meta["end"])):
+        logger.warning("feature cache: %s holds rows outside %s..%s; recomputing it", parquet, meta["start"],
+                       meta["end"])
+        return None
+    return frame
+
+
+def _discard(meta_path: Path) -> None:
+    meta_path.with_suffix(".parquet").unlink(missing_ok=True)
+    meta_path.unlink(missing_ok=True)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -84,3 +84,78 @@ def test_store_rejects_a_frame_without_the_qlib_index(tmp_path):
     frame = pd.DataFrame({"kronos_vol": [0.1]})
     with pytest.raises(ValueError, match="indexed"):
         FeatureCache(tmp_path).store(KEY, frame, "2021-01-04", "2021-01-04", "digest")
+
+
+def _stored_block(provider, tmp_path):
+    """A cache with one stored block of 60 days: (cache, dates, frame, parquet path, json path)."""
+    dates = read_calendar(provider)[100:160]
+    cache, frame = FeatureCache(tmp_path / "cache"), _frame(dates)
+    stem = cache.store(KEY, frame, dates[0], dates[-1], _digest(provider)(dates[-1]))
+    return cache, dates, frame, stem.with_suffix(".parquet"), stem.with_suffix(".json")
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def _edit_parquet_value(path):
+    """Rewrite the parquet file with one feature value changed (a valid parquet file, other bytes)."""
+    table = pd.read_parquet(path)
+    table.loc[3, "kronos_vol"] += 1.0
+    table.to_parquet(path, index=False)
+
+
+def _foreign_json(path):
+    path.write_text('{"start": "2020-01-02", "end": "2030-01-01"}')
+
+
+def _garbage_json(path):
+    path.write_text('{"start": "2020-01-02", "end": ')
+
+
+@pytest.mark.parametrize("target, damage", [("parquet", _truncate), ("parquet", _edit_parquet_value),
+                                            ("json", _truncate), ("json", _foreign_json), ("json", _garbage_json),
+                                            ("parquet", lambda path: path.unlink())])
+def test_a_damaged_block_is_never_served_and_is_recomputed(provider, tmp_path, target, damage, caplog):
+    cache, dates, frame, parquet, meta = _stored_block(provider, tmp_path)
+    damage(parquet if target == "parquet" else meta)
+    with caplog.at_level("WARNING", logger="kronos_quant.factors.cache"):
+        cached, missing = cache.lookup(KEY, dates, _digest(provider))
+    assert cached is None and missing.equals(dates)
+    assert "feature cache" in caplog.text
+    assert not meta.exists() and not parquet.exists()  # discarded, so the next fill stores a fresh block
+    cache.store(KEY, frame, dates[0], dates[-1], _digest(provider)(dates[-1]))
+    cached, missing = cache.lookup(KEY, dates, _digest(provider))
+    assert len(missing) == 0
+    pd.testing.assert_frame_equal(cached, frame, check_exact=True)
+
+
+def test_a_block_copied_from_another_entry_is_not_served(provider, tmp_path):
+    """Same dates, same data digest, other key (e.g. other checkpoints): copying its files in is detected."""
+    cache, dates, frame, parquet, meta = _stored_block(provider, tmp_path)
+    other_key = {**KEY, "predictor": "other-checkpoint"}
+    other_stem = cache.store(other_key, _frame(dates, seed=1), dates[0], dates[-1], _digest(provider)(dates[-1]))
+    for suffix in (".parquet", ".json"):
+        (meta.parent / other_stem.with_suffix(suffix).name).write_bytes(other_stem.with_suffix(suffix).read_bytes())
+    cached, missing = cache.lookup(KEY, dates, _digest(provider))
+    assert cached is None and missing.equals(dates)
+
+
+def test_an_entry_whose_key_file_holds_another_key_is_emptied(provider, tmp_path):
+    cache, dates, frame, parquet, meta = _stored_block(provider, tmp_path)
+    (meta.parent / "key.json").write_text('{"tokenizer": "someone else"}')
+    cached, missing = cache.lookup(KEY, dates, _digest(provider))
+    assert cached is None and missing.equals(dates)
+    assert not parquet.exists()
+    assert (meta.parent / "key.json").read_text().count("tok-digest") == 1  # the right key is written back
+
+
+def test_a_block_without_integrity_fields_from_an_older_version_is_recomputed(provider, tmp_path):
+    import json
+
+    cache, dates, frame, parquet, meta = _stored_block(provider, tmp_path)
+    legacy = json.loads(meta.read_text())
+    del legacy["parquet_sha256"], legacy["key_digest"]
+    meta.write_text(json.dumps(legacy))
+    cached, missing = cache.lookup(KEY, dates, _digest(provider))
+    assert cached is None and missing.equals(dates)
