@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-pytest.importorskip("qlib")
 from kronos_quant.research import ic_analysis as ica
 
 DATES = pd.to_datetime(["2020-12-31", "2021-01-04"])
@@ -42,6 +42,71 @@ def test_daily_ic_and_stats(toy):
     assert stats.icir == pytest.approx(-0.1 / std)
     assert stats.t_stat == pytest.approx(-0.1 / std * math.sqrt(2))
     assert stats.hit_rate == 0.5 and stats.n_days == 2
+
+
+# IC != RankIC on every date: an outlier (day 1), tied signals and labels (day 2), a crash (day 3)
+SKEWED_SIGNAL = [[1, 2, 3, 4, 5, 6], [1, 1, 2, 2, 3, 9], [6, 5, 4, 3, 2, 1]]
+SKEWED_LABEL = [[0.01, 0.02, 0.03, 0.04, 0.05, 0.90], [0.01, 0.01, 0.02, 0.04, 0.03, 0.03],
+                [0.0, 0.03, 0.01, 0.02, -0.2, 0.01]]
+
+
+@pytest.fixture()
+def skewed():
+    """3 dates x 6 instruments where Pearson and Spearman differ by > 0.2 each day."""
+    dates = pd.to_datetime(["2021-03-01", "2021-03-02", "2021-03-03"])
+    index = pd.MultiIndex.from_product([dates, list("ABCDEF")], names=["datetime", "instrument"])
+    signal = pd.Series(np.ravel(SKEWED_SIGNAL).astype(float), index=index)
+    label = pd.Series(np.ravel(SKEWED_LABEL), index=index)
+    pearson = [stats.pearsonr(s, l)[0] for s, l in zip(SKEWED_SIGNAL, SKEWED_LABEL)]
+    spearman = [stats.spearmanr(s, l)[0] for s, l in zip(SKEWED_SIGNAL, SKEWED_LABEL)]
+    assert min(abs(np.subtract(pearson, spearman))) > 0.2  # the data can tell the two apart
+    return signal, label, np.array(pearson), np.array(spearman)
+
+
+def test_ic_is_pearson_and_rank_ic_is_spearman_with_outliers_and_ties(skewed):
+    signal, label, pearson, spearman = skewed
+    ic = ica.ic_series(signal, label)
+    assert list(ic.columns) == ["IC", "RankIC"]
+    np.testing.assert_allclose(ic["IC"], pearson, rtol=1e-12)
+    np.testing.assert_allclose(ic["RankIC"], spearman, rtol=1e-12)
+    np.testing.assert_allclose(ic.loc["2021-03-01", "RankIC"], 1.0)  # monotone despite the outlier
+
+
+def test_reports_and_studies_read_rank_ic_as_spearman(skewed):
+    from kronos_quant.study import compare
+
+    signal, label, pearson, spearman = skewed
+    summary = ica.summarize_ic(signal, label, n_quantiles=2)
+    assert summary["IC_mean"] == pytest.approx(pearson.mean(), rel=1e-12)
+    assert summary["RankIC_mean"] == pytest.approx(spearman.mean(), rel=1e-12)
+    assert summary["RankIC_std"] == pytest.approx(spearman.std(ddof=1), rel=1e-12)
+    years = ica.ic_by_year(ica.ic_series(signal, label))
+    assert years.loc[2021, "RankIC_mean"] == pytest.approx(spearman.mean(), rel=1e-12)
+    decay = ica.ic_decay(signal, {1: label})
+    assert decay.loc[1, "RankIC"] == pytest.approx(spearman.mean(), rel=1e-12)
+
+    frame = pd.DataFrame({"kronos": signal, "label": label})
+    table = compare.summary_table(compare.daily_ics(frame, ["kronos"]))
+    assert table.loc["kronos", "IC"] == pytest.approx(pearson.mean(), rel=1e-12)
+    assert table.loc["kronos", "RankIC"] == pytest.approx(spearman.mean(), rel=1e-12)
+    assert table.loc["kronos", "RankICIR"] == pytest.approx(spearman.mean() / spearman.std(ddof=1), rel=1e-12)
+    assert table.loc["kronos", "hit_rate"] == pytest.approx((spearman > 0).mean())
+    periods = compare.by_period(compare.daily_ics(frame, ["kronos"]), column="RankIC")
+    assert periods.loc["2021", "kronos"] == pytest.approx(spearman.mean(), rel=1e-12)
+
+
+def test_incremental_ic_is_pearson_and_spearman_of_the_residual(skewed):
+    from kronos_quant.study import compare
+
+    signal, label, _, _ = skewed
+    control = pd.Series(np.tile([0.0, 1.0, 0.0, 2.0, 0.0, 1.0], 3), index=signal.index)
+    frame = pd.DataFrame({"kronos": signal, "control": control, "label": label})
+    table = compare.incremental_ic(frame, "kronos", ["control"])
+    for (date, day), row in zip(frame.groupby(level="datetime"), table.itertuples()):
+        x = np.column_stack([np.ones(len(day)), day["control"]])
+        resid = day["kronos"] - x @ np.linalg.lstsq(x, day["kronos"], rcond=None)[0]
+        assert row.IC == pytest.approx(stats.pearsonr(resid, day["label"])[0], rel=1e-9), date
+        assert row.RankIC == pytest.approx(stats.spearmanr(resid, day["label"])[0], rel=1e-9), date
 
 
 def test_dataframe_pred_is_squeezed_and_bad_index_rejected(toy):
