@@ -40,8 +40,12 @@ def test_interrupted_run_resumes_bit_identical(task, crash_step, windows, make_c
     with pytest.raises(SimulatedCrash):
         fit(make_config(tmp_path / "cut", eval_every=2, **changes), train, valid, on_step_end=_crash_at(crash_step))
     assert load_resume_state(tmp_path / "cut" / "resume.pt")["state"]["step"] == crash_step - 1
-    resumed = fit(make_config(tmp_path / "cut", eval_every=2, resume=True, **changes), train, valid)
+    run_after_resume = []  # the steps this process actually trains
+    resumed = fit(make_config(tmp_path / "cut", eval_every=2, resume=True, **changes), train, valid,
+                  on_step_end=run_after_resume.append)
     assert resumed.steps == full.steps == 8
+    saved = crash_step - 1  # eval_every=2: the last resume.pt before the crash
+    assert run_after_resume == list(range(saved + 1, 9))  # e.g. saved at 6 of 8 -> exactly steps 7 and 8
     expected, got = _weights(full.last_dir), _weights(resumed.last_dir)
     assert expected.keys() == got.keys()
     for key in expected:
