@@ -127,6 +127,7 @@ def run_study(config: StudyConfig) -> StudyResult:
     from kronos_quant.study.backtest import cost_line, topk_report, topk_summary
     from kronos_quant.study.factors import load_label
     from kronos_quant.study.report import write_study_report
+    from kronos_quant.research.ties import tie_summary
 
     started = time.perf_counter()
     init_qlib(config)
@@ -144,9 +145,12 @@ def run_study(config: StudyConfig) -> StudyResult:
         controls = [n for n in names if n not in (KRONOS, "random")]
         if controls:
             incremental = compare.incremental_ic(frame, KRONOS, controls)
-    reports = {name: topk_report(frame[name], settings=config.backtest, benchmark=config.benchmark) for name in names}
+    reports = {name: topk_report(frame[name], settings=config.backtest, benchmark=config.benchmark,
+                                 seed=config.random_seed) for name in names}
     topk = {name: topk_summary(report, settings=config.backtest) for name, report in reports.items()}
     summary = summary.join(pd.DataFrame(topk).T)
+    summary = summary.join(pd.DataFrame({name: tie_summary(frame[name], topk=config.backtest.topk)
+                                         for name in names}).T)
     by_year = compare.by_period(ics, freq="year")
     result = StudyResult(config=config, frame=frame, ics=ics, summary=summary, by_year=by_year,
                          by_half=compare.by_period(ics, freq="half"),
