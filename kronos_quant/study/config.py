@@ -33,29 +33,40 @@ import pandas as pd
 
 ROLL_STEPS = {"yearly": 12, "half_yearly": 6, "quarterly": 3}  # months
 ROLLING_TYPES = ("sliding", "expanding")
+MIN_COST_BP, MAX_COST_BP = 1.0, 1000.0  # plausible round-trip costs in bp (below: a fraction typed as bp)
 OFFICIAL_PREFIX = "NeoQuasar/"  # hub ids of the official checkpoints
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_placeholders(value: Any) -> Any:
+def expand_placeholders(value: Any, where: str = "") -> Any:
     """Replace ``${NAME}`` / ``${NAME:-default}`` in every string of a nested YAML value.
 
-    A ``${NAME}`` without default whose variable is unset is a ValueError (never an empty string).
+    A ``${NAME}`` without default whose variable is unset is a ValueError (never an empty string), and so
+    is a ``${`` left over after expansion (a malformed placeholder such as ``${MY DIR}`` or ``${DIR:-x``);
+    both name the key (``where``: the dotted path of ``value``).
     """
     if isinstance(value, str):
+        at = f" (key {where})" if where else ""
+
         def substitute(match: re.Match) -> str:
             name, default = match.group(1), match.group(2)
             if name in os.environ:
                 return os.environ[name]
             if default is None:
-                raise ValueError(f"environment variable {name} is not set; export it or write ${{{name}:-default}}")
+                raise ValueError(f"environment variable {name} is not set{at}; export it or write "
+                                 f"${{{name}:-default}}")
             return default
 
-        return _PLACEHOLDER.sub(substitute, value)
+        expanded = _PLACEHOLDER.sub(substitute, value)
+        leftover = _PLACEHOLDER.sub("", value)
+        if "${" in leftover:
+            raise ValueError(f"unresolved placeholder in {value!r}{at}: write ${{NAME}} or ${{NAME:-default}} "
+                             "with NAME of letters, digits and '_' (not starting with a digit) and a closing '}'")
+        return expanded
     if isinstance(value, Mapping):
-        return {key: expand_placeholders(item) for key, item in value.items()}
+        return {key: expand_placeholders(item, f"{where}.{key}" if where else str(key)) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [expand_placeholders(item) for item in value]
+        return [expand_placeholders(item, f"{where}[{i}]") for i, item in enumerate(value)]
     return value
 
 
@@ -75,6 +86,23 @@ def _date(value, where: str) -> pd.Timestamp:
         return pd.Timestamp(str(value))
     except (ValueError, TypeError) as err:
         raise ValueError(f"{where}: {value!r} is not a date; write YYYY-MM-DD") from err
+
+
+def _whole(value, where: str, *, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``; a ValueError naming ``where`` for 2.5, "50", True or too small."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if not (isinstance(value, float) and value.is_integer()):
+            raise ValueError(f"{where} must be a whole number, got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{where} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _number(value, where: str) -> float:
+    """``value`` as a float; a ValueError naming ``where`` for strings such as "20bp"."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    return float(value)
 
 
 def _period(value, where: str) -> tuple[str, str]:
@@ -115,18 +143,21 @@ class WindowSettings:
         step = self.roll_step
         if isinstance(step, str):
             if step not in ROLL_STEPS:
-                raise ValueError(f"roll_step {step!r}: use one of {sorted(ROLL_STEPS)} or a number of trading days")
+                raise ValueError(f"windows.roll_step {step!r}: use one of {sorted(ROLL_STEPS)} or a number of "
+                                 "trading days (unquoted, e.g. 63)")
         elif not isinstance(step, int) or isinstance(step, bool) or step < 1:
-            raise ValueError(f"roll_step must be >= 1 trading day or one of {sorted(ROLL_STEPS)}, got {step!r}")
+            raise ValueError(f"windows.roll_step must be >= 1 trading day or one of {sorted(ROLL_STEPS)}, "
+                             f"got {step!r}")
         if self.rolling not in ROLLING_TYPES:
-            raise ValueError(f"rolling must be one of {ROLLING_TYPES}, got {self.rolling!r}")
-        if int(self.trunc_days) < 2:
-            raise ValueError(f"trunc_days must be >= 2 (the label close[t+2]/close[t+1]-1 needs 2 days), "
-                             f"got {self.trunc_days}")
-        history = self.history_start or train[0]
-        if pd.Timestamp(history) > pd.Timestamp(train[0]):
-            raise ValueError(f"history_start {history} is after the train start {train[0]}")
-        object.__setattr__(self, "history_start", f"{_date(history, 'windows.history_start'):%Y-%m-%d}")
+            raise ValueError(f"windows.rolling must be one of {ROLLING_TYPES}, got {self.rolling!r}")
+        if isinstance(self.trunc_days, bool) or not isinstance(self.trunc_days, int) or self.trunc_days < 2:
+            raise ValueError(f"windows.trunc_days must be a whole number >= 2 (the label close[t+2]/close[t+1]-1 "
+                             f"needs 2 days), got {self.trunc_days!r}")
+        history = _date(self.history_start or train[0], "windows.history_start")
+        if history > pd.Timestamp(train[0]):
+            raise ValueError(f"windows.history_start {history:%Y-%m-%d} is after the train start {train[0]}; "
+                             "move it on or before windows.train's start")
+        object.__setattr__(self, "history_start", f"{history:%Y-%m-%d}")
 
 
 @dataclass(frozen=True)
@@ -143,15 +174,36 @@ class BacktestSettings:
     long_short_quantile: float = 0.2  # long top / short bottom fraction of the cross-section
 
     def __post_init__(self) -> None:
-        if int(self.topk) < 1 or not 0 <= int(self.n_drop) <= int(self.topk):
-            raise ValueError(f"need topk >= 1 and 0 <= n_drop <= topk, got topk={self.topk}, n_drop={self.n_drop}")
-        if not float(self.cost_bp) > 0:
-            raise ValueError(f"cost_bp must be > 0 (the cost line is scaled from it), got {self.cost_bp}")
-        object.__setattr__(self, "cost_grid_bp", tuple(float(c) for c in self.cost_grid_bp))
-        if any(c < 0 for c in self.cost_grid_bp):
-            raise ValueError(f"cost_grid_bp must be >= 0, got {self.cost_grid_bp}")
-        if not 0 < float(self.long_short_quantile) <= 0.5:
-            raise ValueError(f"long_short_quantile must be in (0, 0.5], got {self.long_short_quantile}")
+        topk = _whole(self.topk, "backtest.topk", minimum=1)
+        n_drop = _whole(self.n_drop, "backtest.n_drop", minimum=0)
+        if n_drop > topk:
+            raise ValueError(f"need 0 <= n_drop <= topk, got topk={topk}, n_drop={n_drop}; lower backtest.n_drop")
+        object.__setattr__(self, "topk", topk)
+        object.__setattr__(self, "n_drop", n_drop)
+        cost = _number(self.cost_bp, "backtest.cost_bp")
+        if not cost > 0:
+            raise ValueError(f"backtest.cost_bp must be > 0 (the cost line is scaled from it), got {self.cost_bp}")
+        if not MIN_COST_BP <= cost <= MAX_COST_BP:
+            raise ValueError(f"backtest.cost_bp {self.cost_bp!r} is in basis points (20 = 0.2 % round trip) and must "
+                             f"lie in [{MIN_COST_BP:g}, {MAX_COST_BP:g}]; 0.002 would be a fraction, 2000 a 20 % cost")
+        object.__setattr__(self, "cost_bp", cost)
+        if isinstance(self.cost_grid_bp, (str, bytes)) or not isinstance(self.cost_grid_bp, (list, tuple)):
+            raise ValueError(f"backtest.cost_grid_bp must be a list of round-trip costs in bp, got {self.cost_grid_bp!r}")
+        grid = tuple(_number(c, "backtest.cost_grid_bp") for c in self.cost_grid_bp)
+        if not grid or any(not 0 <= c <= MAX_COST_BP for c in grid):
+            raise ValueError(f"backtest.cost_grid_bp must be a non-empty list of bp in [0, {MAX_COST_BP:g}], "
+                             f"got {self.cost_grid_bp!r}")
+        object.__setattr__(self, "cost_grid_bp", grid)
+        if not 0 < _number(self.long_short_quantile, "backtest.long_short_quantile") <= 0.5:
+            raise ValueError(f"backtest.long_short_quantile must be in (0, 0.5], got {self.long_short_quantile}")
+        if not 0 < _number(self.limit_threshold, "backtest.limit_threshold") < 1:
+            raise ValueError(f"backtest.limit_threshold is a fraction in (0, 1) (0.095 = +-9.5 %), got "
+                             f"{self.limit_threshold!r}")
+        if not _number(self.account, "backtest.account") > 0:
+            raise ValueError(f"backtest.account must be > 0, got {self.account!r}")
+        if not isinstance(self.deal_price, str) or not self.deal_price:
+            raise ValueError(f"backtest.deal_price must be a price field such as 'close' or 'open', got "
+                             f"{self.deal_price!r}")
 
 
 @dataclass(frozen=True)
@@ -167,12 +219,26 @@ class KronosStudySettings:
     max_train_windows: int | None = None  # per train/valid segment, sampled chunk by chunk (None: all windows)
 
     def __post_init__(self) -> None:
-        horizons = tuple(int(h) for h in self.horizons)
-        if not horizons or min(horizons) < 1:
-            raise ValueError(f"kronos.horizons must be positive bar counts, got {self.horizons}")
+        if isinstance(self.horizons, (str, bytes)) or not isinstance(self.horizons, (list, tuple)):
+            raise ValueError(f"kronos.horizons must be a list of bar counts, e.g. [1, 2, 5, 10], got {self.horizons!r}")
+        horizons = tuple(_whole(h, "kronos.horizons", minimum=1) for h in self.horizons)
+        if not horizons or len(set(horizons)) != len(horizons):
+            raise ValueError(f"kronos.horizons must be distinct positive bar counts, got {self.horizons!r}")
         object.__setattr__(self, "horizons", horizons)
-        if int(self.predict_chunk_days) < 1 or int(self.lookback) < 1:
-            raise ValueError("kronos.predict_chunk_days and kronos.lookback must be >= 1")
+        for name in ("predict_chunk_days", "lookback"):
+            object.__setattr__(self, name, _whole(getattr(self, name), f"kronos.{name}", minimum=1))
+        if self.max_train_windows is not None:
+            object.__setattr__(self, "max_train_windows",
+                               _whole(self.max_train_windows, "kronos.max_train_windows", minimum=1))
+        for name in ("model", "warm_train_config"):
+            value = getattr(self, name)
+            if not (value is None and name == "warm_train_config") and not isinstance(value, Mapping):
+                raise ValueError(f"kronos.{name} must be a mapping of settings, got {type(value).__name__}")
+        forecast = self.model.get("forecast") or {}
+        if isinstance(forecast, Mapping) and forecast.get("lookback") is not None \
+                and _whole(forecast["lookback"], "kronos.model.forecast.lookback", minimum=1) > self.lookback:
+            raise ValueError(f"kronos.model.forecast.lookback {forecast['lookback']} exceeds kronos.lookback "
+                             f"{self.lookback} (the bars the dataset loads); raise kronos.lookback")
 
     @property
     def forecast_horizon(self) -> int:
@@ -219,6 +285,11 @@ class StudyConfig:
         check_signal_names(signals)
         object.__setattr__(self, "signals", signals)
         _date(self.pretrain_cutoff, "pretrain_cutoff")
+        for name in ("provider_uri", "output_dir", "market", "benchmark"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        object.__setattr__(self, "random_seed", _whole(self.random_seed, "random_seed", minimum=0))
 
     def experiment(self, signal: str) -> str:
         """The Qlib/MLflow experiment holding one signal's per-window recorders."""
@@ -257,6 +328,11 @@ def _build(cls, section, where: str):
     unknown = sorted(set(section) - names)
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; valid keys are {sorted(names)}")
+    required = sorted(f.name for f in dataclasses.fields(cls)
+                      if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    missing = [name for name in required if name not in section]
+    if missing:
+        raise ValueError(f"{where}: missing required keys {missing}")
     values = dict(section)
     for key in ("train", "valid"):
         if key in values and isinstance(values[key], list):
@@ -271,7 +347,16 @@ def load_study_config(path, *, short: bool = False) -> StudyConfig:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"study config {path} not found; see studies/csi300.yaml for an example")
-    raw = yaml.safe_load(path.read_text())
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ValueError(f"study config {path}{where}: YAML syntax error ({problem})") from None
     if not isinstance(raw, Mapping):
         raise ValueError(f"study config {path} must be a YAML mapping")
-    return study_config_from_dict(expand_placeholders(raw), short=short)
+    try:
+        return study_config_from_dict(expand_placeholders(raw), short=short)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"study config {path}: {err}") from None

@@ -42,15 +42,14 @@ class StudyResult:
 
 
 def init_qlib(config: StudyConfig) -> None:
-    """qlib.init on the provider with a sqlite MLflow store under ``output_dir``."""
+    """qlib.init on the provider with a sqlite MLflow store under ``output_dir``, after the preflight checks
+    (:mod:`kronos_quant.study.preflight`: provider files, a writable folder, the same settings as its earlier runs)."""
     from kronos_quant.qlib_ext.qlib_setup import init_qlib as init_qlib_session
+    from kronos_quant.study.preflight import check_provider, claim_output_dir
 
     provider = Path(config.provider_uri).expanduser().resolve()
-    if not (provider / "calendars" / "day.txt").is_file():
-        raise ValueError(f"provider_uri {provider} is not a Qlib data dir (no calendars/day.txt); set provider_uri "
-                         "or KRONOS_PROVIDER_URI")
-    out = Path(config.output_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    check_provider(config)
+    out = claim_output_dir(config)
     init_qlib_session(provider_uri=provider, tracking_uri=f"sqlite:///{out / 'mlflow.db'}",
                       default_experiment=config.name)
 
@@ -109,17 +108,26 @@ def pretraining_overlap(config: StudyConfig, periods) -> tuple:
     return overlapping
 
 
-def horizon_table(frame: pd.DataFrame, diagnostics: dict, horizons) -> pd.DataFrame | None:
-    """IC/RankIC (mean, HAC t) of Kronos' forecast at each horizon, on the aligned rows."""
-    names = [f"{KRONOS}_h{k}" for k in horizons if f"{KRONOS}_h{k}" in diagnostics]
-    if not names:
+def load_realised(config: StudyConfig, horizons) -> dict[int, pd.Series]:
+    """``{k: close[t+k]/close[t]-1}`` over the test span (NaN where t+k is past the provider's data)."""
+    from kronos_quant.research.horizon_labels import realised_return_expression
+    from kronos_quant.study.factors import load_expressions
+
+    names = {f"realised_{k}": realised_return_expression(k) for k in horizons}
+    frame = load_expressions(names, market=config.market, start=config.windows.test_start,
+                             end=config.windows.test_end)
+    return {k: frame[f"realised_{k}"] for k in horizons}
+
+
+def horizon_table(frame: pd.DataFrame, diagnostics: dict, horizons, realised: dict | None = None) -> pd.DataFrame | None:
+    """IC/RankIC (mean, HAC t) of Kronos' forecast at each horizon on the aligned rows, against its own span's
+    realised return (``realised``) and against the headline label (:mod:`kronos_quant.research.horizon_labels`)."""
+    from kronos_quant.research.horizon_labels import horizon_table as score_horizons
+
+    forecasts = {k: diagnostics[f"{KRONOS}_h{k}"] for k in horizons if f"{KRONOS}_h{k}" in diagnostics}
+    if not forecasts or KRONOS not in frame:
         return None
-    extra = pd.DataFrame({name: diagnostics[name].reindex(frame.index) for name in names})
-    joined = pd.concat([frame[[KRONOS, "label"]], extra], axis=1)
-    table = compare.summary_table(compare.daily_ics(joined, [KRONOS, *names]))
-    table.index = ["label step t+1->t+2 (headline)"] + [f"cumulative t->t+{k}" for k in horizons
-                                                        if f"{KRONOS}_h{k}" in diagnostics]
-    return table
+    return score_horizons(frame[KRONOS], frame["label"], forecasts, realised or {})
 
 
 def run_study(config: StudyConfig) -> StudyResult:
@@ -152,9 +160,10 @@ def run_study(config: StudyConfig) -> StudyResult:
     summary = summary.join(pd.DataFrame({name: tie_summary(frame[name], topk=config.backtest.topk)
                                          for name in names}).T)
     by_year = compare.by_period(ics, freq="year")
+    realised = load_realised(config, config.kronos.horizons) if KRONOS in names else {}
     result = StudyResult(config=config, frame=frame, ics=ics, summary=summary, by_year=by_year,
                          by_half=compare.by_period(ics, freq="half"),
-                         horizons=horizon_table(frame, diagnostics, config.kronos.horizons),
+                         horizons=horizon_table(frame, diagnostics, config.kronos.horizons, realised),
                          incremental=incremental, cost_line=cost_line(topk, config.backtest.cost_grid_bp),
                          windows=trained, overlap_periods=pretraining_overlap(config, by_year.index))
     result.wall_s = time.perf_counter() - started
