@@ -6,8 +6,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest.importorskip("qlib")
-
 REPO = Path(__file__).resolve().parents[2]
 
 

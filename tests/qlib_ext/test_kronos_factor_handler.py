@@ -6,8 +6,6 @@ import pandas as pd
 import pytest
 import yaml
 
-pytest.importorskip("qlib")
-
 # the module fixture trains two tiny fold models and loads Alpha158: ~1-2 min on 2 shared cores
 pytestmark = pytest.mark.slow
 

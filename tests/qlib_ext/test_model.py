@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("qlib")
-
 PRICE_FIELDS = ("open", "high", "low", "close", "vwap")
 
 

@@ -2,8 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-qlib = pytest.importorskip("qlib")
+import qlib
 
 START, END = "2022-03-01", "2022-04-15"
 

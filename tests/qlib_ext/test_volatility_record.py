@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-qlib = pytest.importorskip("qlib")
+import qlib
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ import pandas as pd
 import pytest
 import yaml
 
-pytest.importorskip("qlib")
-
 EXPERIMENT = "kronos_e2e"
 BACKTEST = ("2022-01-04", "2022-02-28")
 

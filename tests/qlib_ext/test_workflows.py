@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("qlib")
-
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO / "workflows").glob("*.yaml"))
 RECORDS = ["SignalRecord", "SigAnaRecord", "PortAnaRecord", "ReportRecord"]

@@ -1,10 +1,9 @@
 """hac_mean against a direct statsmodels OLS-HAC fit, and against the AR(1) long-run variance."""
 import numpy as np
 import pytest
+import statsmodels.api as sm
 
 from kronos_quant.research.hac import default_lags, hac_mean
-
-sm = pytest.importorskip("statsmodels.api")
 
 
 def _ar1(n: int, phi: float, seed: int) -> np.ndarray:

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("qlib")
 from kronos_quant.research import ic_analysis as ica
 from kronos_quant.research.report_data import portfolio_curves
 

@@ -5,8 +5,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
-pytest.importorskip("qlib")
 from qlib.contrib.evaluate import risk_analysis
 
 from kronos_quant.research import ic_analysis as ica
