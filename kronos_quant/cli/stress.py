@@ -35,5 +35,13 @@ def run(args: argparse.Namespace) -> int:
             realised = summary.get("excess_return_realised_percentile", float("nan"))
             print(f"{t0} {result.strategy.name}: P(excess<0) {summary['p_excess_loss']:.2f}, median excess "
                   f"{summary['excess_return_q50']:+.4f}, realised excess percentile {realised:.0f}")
-    print(f"reports in {config.out_dir}/<t0>/stress_report.html")
+    for t0 in results:
+        print(f"report: {report_path(config.out_dir, t0)}")
     return 0
+
+
+def report_path(out_dir, t0: str):
+    """Where :func:`kronos_quant.universes.pipeline.run_stress` writes the report of ``t0`` (YYYY-MM-DD)."""
+    from pathlib import Path
+
+    return Path(out_dir) / t0 / "stress_report.html"

@@ -6,6 +6,12 @@ Prices are taken as they are (Qlib's convention: already adjusted, ``factor`` = 
 without a ``factor`` column factor = 1. ``change`` is recomputed as close / previous close - 1 (a
 fraction); a supplied ``change`` that looks like percent is rejected.
 
+Why ``volume`` is required here but optional in ``kronos-quant forecast``: a provider's volume is
+what marks a suspended day (no volume, no trade: :mod:`kronos_quant.data.windows` drops such bars
+from Kronos' windows), and Alpha158, the exposures and the backtest read it. A provider without it
+would have every bar suspended. ``forecast`` reads one series and, like the official Kronos
+predictor, fills a missing volume (and amount) with 0.
+
 Output: feature binaries, ``calendars/day.txt`` (union of all dates), ``calendars/day_future.txt``
 (``day.txt`` plus the next ``future_days`` sessions), ``instruments/all.txt`` and, given a spans file
 (instrument,start,end), ``instruments/<universe_name>.txt``.
@@ -60,7 +66,9 @@ def read_instrument_csv(path: str | Path, *, date_format: str | None = None) -> 
     date_column = _date_column(list(frame.columns), path)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path.name}: missing columns {missing}; required: {REQUIRED_COLUMNS}")
+        why = (" (volume marks suspended days: a provider without it has no tradable bar; `kronos-quant "
+               "forecast` takes a single series without volume)") if "volume" in missing else ""
+        raise ValueError(f"{path.name}: missing columns {missing}; required: {REQUIRED_COLUMNS}{why}")
     if frame.empty:
         raise ValueError(f"{path.name}: no rows")
     dates = pd.Series(parse_dates(frame[date_column], source=f"{path.name}: unparsable dates in column "

@@ -104,8 +104,24 @@ def traded_bars(values: np.ndarray) -> np.ndarray:
     return finite & positive
 
 
+def _no_traded_bars(values: np.ndarray) -> str:
+    """Why a (D, N, 6) panel has no bar Kronos can use (every field of a bar must be finite)."""
+    never = [name for j, name in enumerate(FEATURE_COLUMNS) if not np.isfinite(values[..., j]).any()]
+    if never == ["volume", "amount"] or never == ["volume"]:
+        return ("the provider's volume is NaN on every bar (and amount, derived from it, too), so no bar counts as "
+                "traded and Kronos has no window: re-import the data with a volume column "
+                "(`kronos-quant data import-csv` requires it) and check it with `kronos-quant data check`")
+    if never:
+        return (f"the provider's {never} are NaN on every bar, so no bar has all of {list(FEATURE_COLUMNS)}: "
+                "re-import the data with those fields and check it with `kronos-quant data check`")
+    return ("no bar has all six fields finite with volume > 0 on the same day; check the provider with "
+            "`kronos-quant data check`")
+
+
 def _window_rows(starts: np.ndarray, length: int, source: np.ndarray) -> np.ndarray:
     """``source[s : s + length]`` for every s in ``starts``: (len(starts), length, ...) via a strided view."""
+    if len(starts) == 0:  # no window: sliding_window_view would need len(source) >= length
+        return np.empty((len(starts), length) + source.shape[1:], dtype=source.dtype)
     view = sliding_window_view(source, length, axis=0)  # (M - length + 1, ..., length)
     return np.moveaxis(view[starts], -1, 1)
 
@@ -130,6 +146,8 @@ def build_windows(values: np.ndarray, calendar: pd.DatetimeIndex, instruments, *
     _validate(values, calendar, instruments, lookback, horizon)
     values = derive_missing_amount(np.asarray(values, dtype=np.float64))
     traded = traded_bars(values)  # (D, N)
+    if values.size and not traded.any():
+        raise ValueError(_no_traded_bars(values))
     inst, day = np.nonzero(traded.T)  # instrument-major order of traded bars, (M,)
     first = np.searchsorted(inst, inst)  # position of each instrument's first traded bar
     rank = np.arange(inst.size) - first  # traded bars before this one, same instrument

@@ -6,6 +6,7 @@ never falls back to random weights. Hub ids resolve through huggingface_hub's ca
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from kronos_quant.bar_frequency import parse_bar_freq
 from kronos_quant.io_utils import atomic_write
 from kronos_quant.model.official import KNOWN_DIGESTS, OFFICIAL_CHECKPOINTS
 
@@ -20,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+# sidecar written by this toolkit's trainers beside config.json (which stays in the official layout):
+# {"bar_freq": "1D"}; folders without it (official checkpoints, older runs) load as before
+TRAINED_ON_NAME = "trained_on.json"
 
 
 class CheckpointError(ValueError):
@@ -138,6 +143,29 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} holds NaN/inf weights in {bad[:5]}{' ...' if len(bad) > 5 else ''}; the run "
                               "that saved it diverged: use an earlier checkpoint (e.g. best/) or retrain")
     return state
+
+
+def write_bar_freq(folder: str | os.PathLike, bar_freq: str) -> Path:
+    """Record in ``folder`` (a checkpoint) the bar frequency its network was trained on, e.g. "1D"."""
+    parse_bar_freq(bar_freq)  # a ValueError for anything that is not a spacing
+    path = Path(folder) / TRAINED_ON_NAME
+    atomic_write(path, lambda temporary: Path(temporary).write_text(json.dumps({"bar_freq": bar_freq}) + "\n"))
+    return path
+
+
+def read_bar_freq(folder: str | os.PathLike) -> str | None:
+    """The bar frequency recorded by :func:`write_bar_freq`, or None (no sidecar: official or older folder)."""
+    path = Path(folder) / TRAINED_ON_NAME
+    if not path.is_file():
+        return None
+    try:
+        bar_freq = json.loads(path.read_text(encoding="utf-8")).get("bar_freq")
+        if bar_freq is not None:
+            parse_bar_freq(bar_freq)
+        return bar_freq
+    except (ValueError, AttributeError) as err:
+        logger.warning("ignoring %s: %s (expected {\"bar_freq\": \"1D\"})", path, err)
+        return None
 
 
 def atomic_save_file(state: dict[str, torch.Tensor], path: Path) -> None:

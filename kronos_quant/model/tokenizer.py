@@ -54,6 +54,12 @@ class KronosTokenizer(PretrainedMixin, nn.Module):
 
     def latent(self, x: torch.Tensor) -> torch.Tensor:
         """Bars (B, T, d_in) -> pre-quantisation latent (B, T, s1_bits + s2_bits)."""
+        if x.shape[-1] != self.config.d_in:
+            raise ValueError(
+                f"KronosTokenizer has d_in={self.config.d_in} (its config.json) but the bars have {x.shape[-1]} "
+                "columns (Kronos feeds open, high, low, close, volume, amount: 6); use a tokenizer trained on "
+                f"{x.shape[-1]} columns, e.g. NeoQuasar/Kronos-Tokenizer-base (d_in=6), or retrain with d_in: "
+                f"{x.shape[-1]}")
         z = self.embed(x)
         for block in self.encoder:
             z = block(z)

@@ -318,13 +318,16 @@ def summarize_analysis(analysis: SignalAnalysis) -> dict:
     for column, stats in analysis.ic_stats.items():
         summary.update({f"{column}_{key}": value for key, value in asdict(stats).items()})
     spread = analysis.long_short.dropna()
+    if spread.empty:  # e.g. an all-NaN signal: no spread was measured, so its sum is not 0 but unknown
+        logger.warning("no date has a long-short spread (signal or label NaN everywhere?): long-short figures "
+                       "are NaN/None, not 0")
     spread_hac = hac_mean(spread.to_numpy(), label_horizon=analysis.label_horizon)
     summary.update(
         {
             "label_horizon": analysis.label_horizon,
             "long_short_mean": spread_hac.mean,
             "long_short_hac_t": spread_hac.t_stat,
-            "long_short_cumulative": float(spread.sum()),
+            "long_short_cumulative": float(spread.sum()) if len(spread) else float("nan"),
             "top_quantile_turnover_mean": float(analysis.turnover.mean()),
             "rank_autocorr_mean": float(analysis.rank_autocorr.mean()),
             "sign_hit_rate": analysis.sign_hit_rate,

@@ -30,8 +30,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from kronos_quant.bar_frequency import bar_freq_of_stamps
 from kronos_quant.model import Kronos, KronosTokenizer
-from kronos_quant.model.checkpoint import CONFIG_NAME, resolve_checkpoint_dir
+from kronos_quant.model.checkpoint import CONFIG_NAME, resolve_checkpoint_dir, write_bar_freq
 from kronos_quant.model.presets import PREDICTOR_PRESETS, TOKENIZER_PRESETS
 from kronos_quant.training.config import TrainConfig
 from kronos_quant.training.datasets import WindowArrays
@@ -86,6 +87,17 @@ def _tokenizer_objective(model: nn.Module, bars: torch.Tensor, stamps: torch.Ten
     return tokenizer_loss(model, bars)
 
 
+def record_bar_freq(result: TrainResult, train: WindowArrays, ctx: DistContext) -> TrainResult:
+    """Write the training bars' frequency (from their time features) beside best/ and last/ (rank 0 only), so
+    ``kronos-quant forecast`` can warn when a CSV's bars are spaced differently."""
+    bar_freq = bar_freq_of_stamps(train.stamps)
+    if ctx.is_master and bar_freq is not None:
+        for folder in {Path(result.best_dir), Path(result.last_dir)}:
+            if folder.is_dir():
+                write_bar_freq(folder, bar_freq)
+    return result
+
+
 def _context(ctx: DistContext | None, config: TrainConfig) -> DistContext:
     return ctx if ctx is not None else DistContext(device=resolve_device(config.device))
 
@@ -96,7 +108,8 @@ def fit_tokenizer(config: TrainConfig, train: WindowArrays, valid: WindowArrays,
     ctx = _context(ctx, config)
     model = model if model is not None else build_model(KronosTokenizer, config.model,
                                                         from_scratch=config.from_scratch, seed=config.seed)
-    return Trainer(model, _tokenizer_objective, config, train, valid, ctx=ctx, **trainer_kwargs).fit()
+    result = Trainer(model, _tokenizer_objective, config, train, valid, ctx=ctx, **trainer_kwargs).fit()
+    return record_bar_freq(result, train, ctx)
 
 
 def load_frozen_tokenizer(config: TrainConfig, device: torch.device) -> KronosTokenizer:
@@ -119,7 +132,8 @@ def fit_predictor(config: TrainConfig, train: WindowArrays, valid: WindowArrays,
         raise ValueError(f"tokenizer bits (s1, s2) = {pair} differ from the predictor's "
                          f"({model.config.s1_bits}, {model.config.s2_bits}); pair models with equal bits")
     objective = PredictorObjective(tokenizer.to(ctx.device), teacher_forcing=config.teacher_forcing)
-    return Trainer(model, objective, config, train, valid, ctx=ctx, **trainer_kwargs).fit()
+    result = Trainer(model, objective, config, train, valid, ctx=ctx, **trainer_kwargs).fit()
+    return record_bar_freq(result, train, ctx)
 
 
 def train_kronos(tokenizer_config: TrainConfig, predictor_config: TrainConfig, train: WindowArrays,
