@@ -137,15 +137,33 @@ def incremental_ic(frame: pd.DataFrame, target: str, controls: Sequence[str]) ->
     return out
 
 
-def long_short(frame: pd.DataFrame, names: Sequence[str], *, quantile: float = 0.2) -> pd.DataFrame:
-    """Rows = signals: annualized mean, HAC t and daily series stats of the top-minus-bottom quantile
-    label return (Qlib's ``calc_long_short_return``), before cost."""
+def long_short(frame: pd.DataFrame, names: Sequence[str], *, quantile: float = 0.2, seed: int = 0) -> pd.DataFrame:
+    """Rows = signals: annualized mean, HAC t and Sharpe of the daily top-minus-bottom quantile spread of the
+    label, before cost: mean label of the top ``quantile`` of names minus that of the bottom ``quantile``.
+
+    Qlib's ``calc_long_short_return`` returns half that spread ((long - short) / 2), so it is doubled here.
+    Ties are broken as in the backtest (:func:`kronos_quant.research.ties.break_ties`, ``seed``).
+    """
     from qlib.contrib.eva.alpha import calc_long_short_return
+
+    from kronos_quant.research.ties import break_ties
 
     rows = {}
     for name in names:
-        spread, _ = calc_long_short_return(frame[name], frame["label"], quantile=quantile, dropna=True)
+        half_spread, _ = calc_long_short_return(break_ties(frame[name], seed=seed), frame["label"].sort_index(),
+                                                quantile=quantile, dropna=True)
+        spread = 2.0 * half_spread
         hac = hac_mean(spread.to_numpy(), label_horizon=1)
         rows[name] = {"long_short_ann": hac.mean * ANN_DAYS, "long_short_t_HAC": hac.t_stat,
                       "long_short_sharpe": hac.mean / spread.std(ddof=1) * np.sqrt(ANN_DAYS)}
     return pd.DataFrame(rows).T
+
+
+def rank_incremental_ic(frame: pd.DataFrame, target: str, controls: Sequence[str]) -> pd.DataFrame:
+    """:func:`incremental_ic` on daily ranks: the target's and controls' cross-sectional percentile ranks
+    (ties averaged) replace their raw values before the regression, so ties and outliers (a shallow tree's
+    repeated values, an abnormal-volume spike) carry no extra weight. The label stays raw."""
+    ranked = frame.copy()
+    columns = [target, *controls]
+    ranked[columns] = frame[columns].groupby(level="datetime").rank(pct=True)
+    return incremental_ic(ranked, target, controls)

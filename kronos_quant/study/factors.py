@@ -4,7 +4,8 @@
   uses bars <= t only: every built-in expression refers back with ``Ref(., +k)``, never forward);
 * the random signal: uniform noise keyed by (seed, datetime, instrument), so a row's value does not
   depend on which other rows exist;
-* the label: ``Ref($close, -2) / Ref($close, -1) - 1``, the same as every handler's.
+* the label: ``Ref($close, -2) / Ref($close, -1) - 1``, the same as every handler's;
+* suspensions: rows with a zero-volume bar among t .. t+k (:func:`load_suspended`), removed before scoring.
 """
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ def load_expressions(expressions: dict[str, str], *, market: str, start, end) ->
 def load_label(*, market: str, start, end) -> pd.Series:
     """The study label over the test span, indexed (datetime, instrument) (NaN where t+2 is unknown)."""
     return load_expressions({"label": LABEL_EXPRESSION}, market=market, start=start, end=end)["label"]
+
+
+def load_suspended(*, market: str, start, end, label_days: int) -> pd.Series:
+    """Bool (datetime, instrument): a zero-volume bar among t .. t+label_days (a suspension carried forward as
+    a flat bar; :mod:`kronos_quant.research.suspensions`)."""
+    from kronos_quant.research.suspensions import touched, zero_volume_expression
+
+    frame = load_expressions({"min_volume": zero_volume_expression(label_days)}, market=market, start=start, end=end)
+    return touched(frame["min_volume"])
 
 
 def random_signal(index: pd.MultiIndex, seed: int) -> pd.Series:

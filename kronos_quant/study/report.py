@@ -25,12 +25,13 @@ from kronos_quant.research.report_headline import format_number, format_percent,
 
 logger = logging.getLogger(__name__)
 
-PERCENT_COLUMNS = ("IC", "RankIC", "hit_rate", "constant_days", "long_short_ann", "topk_excess_without_cost", "topk_excess_with_cost",
+PERCENT_COLUMNS = ("IC", "RankIC", "hit_rate", "constant_days", "tie_days", "long_short_ann", "topk_excess_without_cost", "topk_excess_with_cost",
                    "turnover", "topk_mdd_with_cost")
 NUMBER_COLUMNS = ("ICIR", "RankICIR", "RankIC_t_HAC", "long_short_t_HAC", "topk_ir_with_cost")
 HEADLINE_NAMES = {"IC": "IC", "RankIC": "RankIC", "ICIR": "ICIR", "RankICIR": "RankICIR",
-                  "RankIC_t_HAC": "RankIC t (NW)", "hit_rate": "hit rate", "long_short_ann": "L-S ann. (no cost)",
-                  "long_short_t_HAC": "L-S t (NW)", "topk_excess_without_cost": "Top-K excess (no cost)",
+                  "RankIC_t_HAC": "RankIC t (NW)", "hit_rate": "hit rate", "long_short_ann": "L-S top-bottom ann. (no cost)",
+                  "long_short_t_HAC": "L-S t (NW)", "tie_days": "days tied at Top-K cutoff",
+                  "tied_at_cutoff": "names tied at cutoff", "topk_excess_without_cost": "Top-K excess (no cost)",
                   "topk_excess_with_cost": "Top-K excess (cost)", "topk_ir_with_cost": "Top-K IR (cost)",
                   "topk_mdd_with_cost": "Top-K max DD (cost)", "turnover": "daily turnover",
                   "constant_days": "constant days"}
@@ -111,6 +112,7 @@ def write_study_report(result, out_dir, *, portfolio: dict | None = None) -> Pat
     result.by_half.to_csv(out / "ic_by_half.csv")
     pd.concat({name: ic for name, ic in result.ics.items()}, axis=1).to_csv(out / "ic_daily.csv")
     for name, frame in (("horizons", result.horizons), ("incremental_ic", result.incremental),
+                        ("incremental_rank_ic", getattr(result, "incremental_rank", None)),
                         ("cost_line", result.cost_line)):
         if frame is not None:
             frame.to_csv(out / f"{name}.csv")
@@ -150,14 +152,25 @@ def _page(result, images: str) -> str:
               f"<h2>RankIC by year</h2>{_table(_mark(result.by_year, result.overlap_periods), formatter=pct)}",
               f"<h2>RankIC by half-year</h2>{_table(result.by_half, formatter=pct)}"]
     if result.horizons is not None:
-        parts.append("<h2>Kronos IC by forecast horizon</h2><p>The label spans forecast bars 1 -> 2 (t+1 -> t+2); "
-                     "the headline Kronos signal is that step.</p>"
-                     f"{_table(result.horizons[['IC', 'RankIC', 'IC_t_HAC', 'RankIC_t_HAC']], formatter=_num)}")
+        shown = result.horizons[["IC", "RankIC", "IC_t_HAC", "RankIC_t_HAC"]].map(_num)
+        shown = shown.join(result.horizons[["days", "label"]].astype(str))
+        parts.append("<h2>Kronos IC by forecast horizon</h2><p>The headline Kronos signal is the forecast step "
+                     "t+1 -> t+2, scored against the headline label. Each cumulative forecast t -> t+k is scored "
+                     "against the realised return over its own span (close[t+k]/close[t]-1; Newey-West t with at "
+                     "least k lags) and, for comparison, against the headline label; the label column says "
+                     f"which.</p>{_table(shown)}")
     if result.incremental is not None:
         stats = incremental_stats(result.incremental)
         parts.append(f"<h2>Incremental IC of Kronos</h2><p>Daily OLS residual of Kronos on the other non-random "
                      f"signals, then its IC: IC {pct(stats['IC'])} (NW t {_num(stats['IC_t_HAC'])}), RankIC "
                      f"{pct(stats['RankIC'])} (NW t {_num(stats['RankIC_t_HAC'])}).</p>")
+        ranked = getattr(result, "incremental_rank", None)
+        if ranked is not None:
+            stats = incremental_stats(ranked)
+            parts.append(f"<p>Rank on rank (every signal replaced by its daily percentile rank before the "
+                         f"regression, so ties and outliers carry no extra weight): IC {pct(stats['IC'])} (NW t "
+                         f"{_num(stats['IC_t_HAC'])}), RankIC {pct(stats['RankIC'])} (NW t "
+                         f"{_num(stats['RankIC_t_HAC'])}).</p>")
     if result.cost_line is not None:
         parts.append(f"<h2>Cost sensitivity (Top-K excess, annualized)</h2>{_table(result.cost_line, formatter=pct)}")
     body = "".join(parts)

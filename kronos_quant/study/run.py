@@ -39,6 +39,7 @@ class StudyResult:
     windows: dict = field(default_factory=dict)  # signal -> windows trained by this run
     overlap_periods: tuple = ()  # periods whose test days fall inside the official pretraining range
     wall_s: float = 0.0
+    incremental_rank: pd.DataFrame | None = None  # daily IC of Kronos' residual, regressed on daily ranks
 
 
 def init_qlib(config: StudyConfig) -> None:
@@ -109,14 +110,17 @@ def pretraining_overlap(config: StudyConfig, periods) -> tuple:
 
 
 def load_realised(config: StudyConfig, horizons) -> dict[int, pd.Series]:
-    """``{k: close[t+k]/close[t]-1}`` over the test span (NaN where t+k is past the provider's data)."""
+    """``{k: close[t+k]/close[t]-1}`` over the test span; NaN where t+k is past the provider's data or a bar
+    among t .. t+k has volume 0 (a suspension)."""
     from kronos_quant.research.horizon_labels import realised_return_expression
+    from kronos_quant.research.suspensions import mask_suspended, touched, zero_volume_expression
     from kronos_quant.study.factors import load_expressions
 
     names = {f"realised_{k}": realised_return_expression(k) for k in horizons}
+    names.update({f"min_volume_{k}": zero_volume_expression(k) for k in horizons})
     frame = load_expressions(names, market=config.market, start=config.windows.test_start,
                              end=config.windows.test_end)
-    return {k: frame[f"realised_{k}"] for k in horizons}
+    return {k: mask_suspended(frame[f"realised_{k}"], touched(frame[f"min_volume_{k}"])) for k in horizons}
 
 
 def horizon_table(frame: pd.DataFrame, diagnostics: dict, horizons, realised: dict | None = None) -> pd.DataFrame | None:
@@ -133,7 +137,8 @@ def horizon_table(frame: pd.DataFrame, diagnostics: dict, horizons, realised: di
 def run_study(config: StudyConfig) -> StudyResult:
     """The whole study; see the module docstring. Writes the report under ``output_dir/report``."""
     from kronos_quant.study.backtest import cost_line, topk_report, topk_summary
-    from kronos_quant.study.factors import load_label
+    from kronos_quant.research.suspensions import mask_suspended, removed_rows
+    from kronos_quant.study.factors import load_label, load_suspended
     from kronos_quant.study.report import write_study_report
     from kronos_quant.research.ties import tie_summary
 
@@ -142,17 +147,23 @@ def run_study(config: StudyConfig) -> StudyResult:
     check_span(config)
     signals, diagnostics, trained = build_signals(config)
     label = load_label(market=config.market, start=config.windows.test_start, end=config.windows.test_end)
-    frame = compare.align_signals(signals, label)
+    suspended = load_suspended(market=config.market, start=config.windows.test_start, end=config.windows.test_end,
+                               label_days=2)  # t, t+1, t+2: the scored bar and the label's two closes
+    removed = removed_rows(signals, label, suspended)
+    frame = compare.align_signals(signals, mask_suspended(label, suspended))
     names = list(signals)
     ics = compare.daily_ics(frame, names)
     summary = compare.summary_table(ics)
-    summary = summary.join(compare.long_short(frame, names, quantile=config.backtest.long_short_quantile))
+    summary = summary.join(compare.long_short(frame, names, quantile=config.backtest.long_short_quantile,
+                                              seed=config.random_seed))
     summary = summary.join(compare.constant_days(frame, names))
-    incremental = None
+    summary = summary.join(removed)
+    incremental = incremental_rank = None
     if KRONOS in names and len(names) > 1:
         controls = [n for n in names if n not in (KRONOS, "random")]
         if controls:
             incremental = compare.incremental_ic(frame, KRONOS, controls)
+            incremental_rank = compare.rank_incremental_ic(frame, KRONOS, controls)
     reports = {name: topk_report(frame[name], settings=config.backtest, benchmark=config.benchmark,
                                  seed=config.random_seed) for name in names}
     topk = {name: topk_summary(report, settings=config.backtest) for name, report in reports.items()}
@@ -166,6 +177,7 @@ def run_study(config: StudyConfig) -> StudyResult:
                          horizons=horizon_table(frame, diagnostics, config.kronos.horizons, realised),
                          incremental=incremental, cost_line=cost_line(topk, config.backtest.cost_grid_bp),
                          windows=trained, overlap_periods=pretraining_overlap(config, by_year.index))
+    result.incremental_rank = incremental_rank
     result.wall_s = time.perf_counter() - started
     write_study_report(result, Path(config.output_dir) / "report", portfolio=reports)
     return result
