@@ -17,7 +17,8 @@ import os
 import sys
 
 # each module kronos_quant.cli.<name> defines register(subparsers)
-SUBCOMMAND_MODULES = ("forecast", "data", "train", "report", "demo", "predict", "study", "stress", "volatility")
+SUBCOMMAND_MODULES = ("forecast", "data", "train", "pretrain", "report", "demo", "predict", "study", "stress",
+                      "volatility")
 USER_ERRORS = (ValueError, TypeError, OSError)  # bad input, bad files, missing files
 EXIT_ERROR = 1
 

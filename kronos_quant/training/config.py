@@ -28,6 +28,7 @@ from typing import Any, Mapping
 from kronos_quant.data.dates import check_ordered_ranges
 
 SCHEDULES = ("cosine", "linear", "constant")
+SELECT_ON = ("loss", "rank_ic")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ class TrainConfig:
     eval_every: int | None = None  # evaluate/checkpoint every N steps; None: at each epoch end
     patience: int | None = None  # early stop after N evaluations without improvement; None: never
     min_delta: float = 0.0  # improvement needed to count as better
+    # what picks best/ and drives early stopping: loss (validation loss) | rank_ic (a scorer's
+    # val/rank_ic, e.g. pretraining's validation-date RankIC); both are logged either way
+    select_on: str = "loss"
     seed: int = 42
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under torchrun cuda:LOCAL_RANK)
     bf16: bool = True  # bf16 autocast (CUDA only; ignored on CPU)
@@ -111,6 +115,7 @@ class TrainConfig:
                self.betas)
         _check(self.weight_decay >= 0, "weight_decay must be >= 0", self.weight_decay)
         _check(self.warmup_steps >= 0, "warmup_steps must be >= 0", self.warmup_steps)
+        _check(self.select_on in SELECT_ON, f"select_on must be one of {SELECT_ON}", self.select_on)
         _check(self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}", self.schedule)
         _check(0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]", self.min_lr_ratio)
         _check(self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 or null", self.grad_clip)

@@ -52,15 +52,24 @@ class WindowArrays:
 
     def batch(self, rows: np.ndarray, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         """(bars (B, L, 6) float32, stamps (B, L, 5) int64) on ``device`` for the given row indices."""
-        bars = torch.from_numpy(self.bars[rows]).to(device, non_blocking=True)
-        stamps = torch.from_numpy(self.stamps[rows]).to(device, non_blocking=True)
-        return bars, stamps
+        bars, stamps = torch.from_numpy(self.bars[rows]), torch.from_numpy(self.stamps[rows])
+        if torch.device(device).type == "cuda":  # page-locked host memory: the copy overlaps with compute
+            bars, stamps = bars.pin_memory(), stamps.pin_memory()
+        return bars.to(device, non_blocking=True), stamps.to(device, non_blocking=True)
 
 
 def epoch_permutation(n_windows: int, epoch: int, *, seed: int, windows_per_epoch: int | None) -> np.ndarray:
     """The window rows of one epoch: a seeded permutation of range(n), cut to ``windows_per_epoch``."""
     order = np.random.default_rng([seed, epoch]).permutation(n_windows)
     return order if windows_per_epoch is None else order[:windows_per_epoch]
+
+
+def epoch_order(source, epoch: int, *, seed: int, windows_per_epoch: int | None) -> np.ndarray:
+    """Rows of one epoch: ``source.epoch_order`` when the source samples its own windows (the
+    pretraining sampler draws ids on the fly), else :func:`epoch_permutation` of its rows."""
+    if hasattr(source, "epoch_order"):
+        return source.epoch_order(epoch, seed=seed, windows_per_epoch=windows_per_epoch)
+    return epoch_permutation(len(source), epoch, seed=seed, windows_per_epoch=windows_per_epoch)
 
 
 def rank_shard(order: np.ndarray, rank: int, world_size: int) -> np.ndarray:

@@ -51,12 +51,23 @@ def init_distributed(device: str = "auto") -> DistContext:
         raise ValueError("MPS cannot join a torchrun process group (gloo serves CPU, nccl CUDA); use device: cpu")
     backend = "nccl" if target.type == "cuda" else "gloo"
     if target.type == "cuda":
+        check_local_rank(local_rank, torch.cuda.device_count())
         torch.cuda.set_device(target)
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+        # device_id binds this rank's communicator to its GPU at once (no guessed device, no hang)
+        extra = {"device_id": target} if target.type == "cuda" else {}
+        dist.init_process_group(backend=backend, rank=rank, world_size=world_size, **extra)
     if rank == 0:
         logger.info("DDP: %d processes, backend %s", world_size, backend)
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=target)
+
+
+def check_local_rank(local_rank: int, device_count: int) -> None:
+    """A ValueError unless ``0 <= local_rank < device_count`` (each rank takes cuda:LOCAL_RANK)."""
+    if not 0 <= local_rank < device_count:
+        raise ValueError(f"LOCAL_RANK {local_rank} has no GPU: this node shows {device_count} CUDA device(s); "
+                         f"launch at most {device_count} processes per node (torchrun --nproc_per_node="
+                         f"{max(device_count, 1)}) or widen CUDA_VISIBLE_DEVICES")
 
 
 def shutdown_distributed() -> None:

@@ -90,7 +90,8 @@ def _tokenizer_objective(model: nn.Module, bars: torch.Tensor, stamps: torch.Ten
 def record_bar_freq(result: TrainResult, train: WindowArrays, ctx: DistContext) -> TrainResult:
     """Write the training bars' frequency (from their time features) beside best/ and last/ (rank 0 only), so
     ``kronos-quant forecast`` can warn when a CSV's bars are spaced differently."""
-    bar_freq = bar_freq_of_stamps(train.stamps)
+    stamps = train.head_stamps(512) if hasattr(train, "head_stamps") else train.stamps  # a sampler holds no stamps
+    bar_freq = bar_freq_of_stamps(stamps)
     if ctx.is_master and bar_freq is not None:
         for folder in {Path(result.best_dir), Path(result.last_dir)}:
             if folder.is_dir():

@@ -29,8 +29,8 @@ from tqdm.auto import tqdm
 
 from kronos_quant.training import checkpointing as ckpt
 from kronos_quant.training.config import TrainConfig
-from kronos_quant.training.datasets import (WindowArrays, epoch_permutation, rank_shard, step_rows,
-                                            steps_per_epoch, validation_rows)
+from kronos_quant.training.datasets import (WindowArrays, epoch_order, rank_shard, step_rows, steps_per_epoch,
+                                            validation_rows)
 from kronos_quant.training.ddp import DistContext, all_reduce_mean, all_reduce_sum, unwrap, wrap_model
 from kronos_quant.training.metrics_log import MetricsLogger
 from kronos_quant.training.optim import build_optimizer, build_scheduler, lr_factor
@@ -38,6 +38,9 @@ from kronos_quant.training.optim import build_optimizer, build_scheduler, lr_fac
 logger = logging.getLogger(__name__)
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], NamedTuple]
+# scorer(plain model in eval mode) -> extra validation metrics, e.g. {"val/rank_ic": 0.03}; run on rank 0
+Scorer = Callable[[nn.Module], dict]
+SELECT_METRICS = {"loss": ("val/loss", -1.0), "rank_ic": ("val/rank_ic", 1.0)}  # name, sign (higher is better)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -54,6 +57,7 @@ class TrainState:
     best_val_loss: float = float("inf")
     bad_evals: int = 0  # evaluations since the last improvement (early stopping)
     last_eval_step: int = -1
+    best_score: float = float("-inf")  # the selection metric (select_on) of best/, signed so higher is better
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,22 @@ class TrainResult:
 
 
 class Trainer:
-    """One training run; see the module docstring. ``on_step_end(step)`` is a hook for tests."""
+    """One training run; see the module docstring. ``on_step_end(step)`` is a hook for tests.
+
+    ``scorer`` adds metrics at every evaluation (rank 0 computes, all ranks receive them); with
+    ``config.select_on: rank_ic`` it must return ``val/rank_ic``, which then picks ``best/`` and
+    drives early stopping instead of the validation loss.
+    """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, config: TrainConfig, train: WindowArrays,
                  valid: WindowArrays, *, ctx: DistContext | None = None,
-                 on_step_end: Callable[[int], None] | None = None):
+                 on_step_end: Callable[[int], None] | None = None, scorer: Scorer | None = None):
         self.config, self.loss_fn, self.train, self.valid = config, loss_fn, train, valid
+        self.scorer = scorer
+        if config.select_on != "loss" and scorer is None:
+            raise ValueError(f"select_on: {config.select_on} needs a scorer that returns val/{config.select_on} "
+                             "(pretraining builds one from its validation panel); or select_on: loss")
+        self._pending: list[tuple] = []  # (step, lr, losses, grad norm) of steps not yet synced to the host
         self.ctx = ctx or DistContext(device=torch.device("cpu"))
         self.on_step_end = on_step_end
         self.out_dir = Path(config.out_dir)
@@ -143,21 +157,25 @@ class Trainer:
     def _run_epoch(self, progress) -> bool:
         """Steps of the current epoch from the saved data position; True when early stopping fired."""
         cfg, state = self.config, self.state
-        order = epoch_permutation(len(self.train), state.epoch, seed=cfg.seed, windows_per_epoch=cfg.windows_per_epoch)
+        order = epoch_order(self.train, state.epoch, seed=cfg.seed, windows_per_epoch=cfg.windows_per_epoch)
         shard = rank_shard(order, self.ctx.rank, self.ctx.world_size)
+        interval_start, interval_steps = time.perf_counter(), 0
         while state.step_in_epoch < self.steps_per_epoch and state.step < self.total_steps:
             rows = step_rows(shard, state.step_in_epoch, batch_size=cfg.batch_size,
                              grad_accum_steps=cfg.grad_accum_steps)
-            started = time.perf_counter()
-            metrics = self._train_step(rows)
-            metrics["train/step_seconds"] = time.perf_counter() - started
+            self._train_step(rows)
             state.step += 1
             state.step_in_epoch += 1
+            interval_steps += 1
             progress.update(1)
-            if state.step % cfg.log_every == 0 or state.step == 1:
+            evaluate_now = cfg.eval_every is not None and state.step % cfg.eval_every == 0
+            if state.step % cfg.log_every == 0 or state.step == 1 or evaluate_now or state.step == self.total_steps:
+                metrics = self._sync_metrics()  # the only host sync of the training steps
+                metrics["train/step_seconds"] = (time.perf_counter() - interval_start) / interval_steps
+                interval_start, interval_steps = time.perf_counter(), 0
                 progress.set_postfix(loss=f"{metrics['train/loss']:.4f}")
                 self.metrics.log(state.step, metrics)
-            stop = cfg.eval_every is not None and state.step % cfg.eval_every == 0 and self._evaluate_and_checkpoint()
+            stop = evaluate_now and self._evaluate_and_checkpoint()
             if self.on_step_end is not None:
                 self.on_step_end(state.step)
             if stop:
@@ -169,8 +187,12 @@ class Trainer:
                 return self._evaluate_and_checkpoint()
         return False
 
-    def _train_step(self, micro_batches: list[np.ndarray]) -> dict[str, float]:
-        """One optimizer step over ``grad_accum_steps`` micro-batches; returns rank-averaged metrics."""
+    def _train_step(self, micro_batches: list[np.ndarray]) -> None:
+        """One optimizer step over ``grad_accum_steps`` micro-batches, without a host sync.
+
+        The rank-averaged losses and the gradient norm stay on the device in ``_pending`` until
+        :meth:`_sync_metrics` (every ``log_every`` steps and before each evaluation) checks them.
+        """
         model, accum = self.model, len(micro_batches)
         sums = None
         for index, rows in enumerate(micro_batches):
@@ -181,32 +203,46 @@ class Trainer:
             (out.total / accum).backward()
             parts = torch.stack([value.detach().float() for value in out])
             sums = parts if sums is None else sums + parts
-        means = all_reduce_mean(sums / accum, self.ctx).tolist()
-        if not np.isfinite(means[0]):
-            self._raise_non_finite("loss", means[0])
-        grad_norm = self._clip_gradients()
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        lr = self.optimizer.param_groups[0]["lr"]  # the lr this step used
-        self.scheduler.step()
-        metrics = {f"train/{'loss' if name == 'total' else name}": value for name, value in zip(out._fields, means)}
-        metrics.update({"train/lr": lr, "train/grad_norm": grad_norm})
-        return metrics
-
-    def _clip_gradients(self) -> float:
+        means = all_reduce_mean(sums / accum, self.ctx)
         params = [p for p in self.model.parameters() if p.grad is not None]
         max_norm = self.config.grad_clip if self.config.grad_clip is not None else float("inf")
-        norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-        if not np.isfinite(norm):
-            self._raise_non_finite("gradient norm", norm)
-        return norm
-
-    def _raise_non_finite(self, what: str, value: float) -> None:
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)  # a device tensor: no sync
+        lr = self.optimizer.param_groups[0]["lr"]  # the lr this step uses (a Python float)
+        self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        step = self.state.step + 1
+        self.scheduler.step()
+        self._pending.append((self.state.step + 1, lr, means, grad_norm.detach()))
+        self._loss_fields = out._fields
+
+    def _sync_metrics(self) -> dict[str, float]:
+        """Copy the pending step metrics to the host; raise at the first non-finite one; the last step's metrics.
+
+        A non-finite step is reported by its own number; the weights it produced are never saved,
+        because every evaluation (and so every checkpoint) syncs first.
+        """
+        if not self._pending:
+            return {}
+        steps, lrs, means, norms = zip(*self._pending)
+        losses = torch.stack(means).cpu().numpy()  # (S, fields)
+        norms = torch.stack([norm.double() for norm in norms]).cpu().numpy()  # (S,)
+        self._pending.clear()
+        for step, step_losses, norm in zip(steps, losses, norms):
+            if not np.isfinite(step_losses[0]):
+                self._raise_non_finite("loss", float(step_losses[0]), step)
+            if not np.isfinite(norm):
+                self._raise_non_finite("gradient norm", float(norm), step)
+        metrics = {f"train/{'loss' if name == 'total' else name}": float(value)
+                   for name, value in zip(self._loss_fields, losses[-1])}
+        metrics.update({"train/lr": lrs[-1], "train/grad_norm": float(norms[-1])})
+        return metrics
+
+    def _raise_non_finite(self, what: str, value: float, step: int | None = None) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self._pending.clear()
+        step = self.state.step + 1 if step is None else step
         raise NonFiniteLossError(
-            f"non-finite {what} ({value}) at optimizer step {step} (epoch {self.state.epoch}, batch "
-            f"{self.state.step_in_epoch} of the epoch); stopped without saving. The last good checkpoint "
+            f"non-finite {what} ({value}) at optimizer step {step} (epoch {self.state.epoch}); stopped "
+            "without saving. The last good checkpoint "
             f"({self.out_dir / 'last'}, resume state {self.out_dir / ckpt.RESUME_NAME}) is untouched. "
             "Check the input windows for extreme values, lower lr or raise warmup_steps, or set grad_clip.")
 
@@ -238,18 +274,25 @@ class Trainer:
     def _evaluate_and_checkpoint(self) -> bool:
         """Evaluate, save best/last/resume (rank 0); True when early stopping should stop the run."""
         cfg, state = self.config, self.state
-        metrics = self.evaluate()
+        self._sync_metrics()  # a non-finite step since the last log raises here, before anything is saved
+        metrics = {**self.evaluate(), **self._score()}
         val_loss = metrics["val/loss"]
         state.last_eval_step = state.step
         if not np.isfinite(val_loss):
             self._raise_non_finite("validation loss", val_loss)
-        improved = val_loss < state.best_val_loss - cfg.min_delta
-        state.best_val_loss = val_loss if improved else state.best_val_loss
+        name, sign = SELECT_METRICS[cfg.select_on]
+        score = sign * metrics[name]
+        improved = bool(np.isfinite(score)) and score > state.best_score + cfg.min_delta
+        if improved:
+            state.best_score, state.best_val_loss = score, val_loss
         state.bad_evals = 0 if improved else state.bad_evals + 1
-        self.metrics.log(state.step, {**metrics, "val/best_loss": state.best_val_loss})
+        self.metrics.log(state.step, {**metrics, "val/best_loss": state.best_val_loss,
+                                      f"val/best_{cfg.select_on}": sign * state.best_score})
         rng_states = self._gather_rng_states()
         if self.ctx.is_master:
-            logger.info("step %d: val loss %.5f (best %.5f)", state.step, val_loss, state.best_val_loss)
+            logger.info("step %d: %s (best %s %.5f)", state.step,
+                        ", ".join(f"{key} {value:.5f}" for key, value in metrics.items()), cfg.select_on,
+                        sign * state.best_score)
             plain = unwrap(self.model)
             if improved:
                 ckpt.save_model_dir(plain, self.out_dir / "best")
@@ -259,6 +302,25 @@ class Trainer:
         if stop and self.ctx.is_master:
             logger.info("early stopping at step %d: no improvement in %d evaluations", state.step, cfg.patience)
         return stop
+
+    def _score(self) -> dict[str, float]:
+        """The scorer's metrics, computed on rank 0 with the plain model in eval mode, sent to every rank."""
+        if self.scorer is None:
+            return {}
+        scores = [None]
+        if self.ctx.is_master:
+            model = unwrap(self.model)
+            model.eval()
+            with torch.no_grad():
+                scores = [{key: float(value) for key, value in self.scorer(model).items()}]
+            model.train()
+        if self.ctx.distributed:
+            import torch.distributed as dist
+
+            dist.broadcast_object_list(scores, src=0)
+        if self.config.select_on != "loss" and f"val/{self.config.select_on}" not in scores[0]:
+            raise ValueError(f"the scorer returned {sorted(scores[0])}, without val/{self.config.select_on}")
+        return scores[0]
 
     def _patience_exhausted(self) -> bool:
         return self.config.patience is not None and self.state.bad_evals >= self.config.patience
