@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kronos_test_helpers import find_shared_dir
+from kronos_test_helpers import find_shared_dir, shared_subfolder
+
+pytest_plugins = ("repo_guard",)  # the suite must not write into the repository (tests/repo_guard.py)
 
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -39,36 +41,37 @@ def tiny_market(tmp_path_factory, tiny_market_config) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """/work/shared (or $KRONOS_SHARED_DIR); skips when absent."""
+    """/work/shared (or $KRONOS_SHARED_DIR); skips when absent. Tests using it are marked ``shared``."""
     path = find_shared_dir()
     if path is None:
         pytest.skip("../shared absent")
     return path
 
 
-def _shared_fixture(shared_dir: Path, relative: str) -> Path:
-    path = shared_dir / relative
-    if not path.is_dir():
-        pytest.skip(f"{path} absent")
-    return path
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs ../shared (the ``shared_dir`` fixture, directly or through another fixture) carries
+    the ``shared`` marker, so ``-m "not shared"`` deselects exactly those."""
+    for item in items:
+        if "shared_dir" in getattr(item, "fixturenames", ()) and item.get_closest_marker("shared") is None:
+            item.add_marker(pytest.mark.shared)
 
 
 @pytest.fixture(scope="session")
 def parity_dir(shared_dir) -> Path:
     """Tiny random checkpoints in the official layout + the reference implementation's outputs."""
-    return _shared_fixture(shared_dir, "fixtures/kronos_parity")
+    return shared_subfolder(shared_dir, "fixtures/kronos_parity")
 
 
 @pytest.fixture(scope="session")
 def official_dir(shared_dir) -> Path:
     """The official config.json files and expected tensor names/shapes."""
-    return _shared_fixture(shared_dir, "fixtures/official_checkpoints")
+    return shared_subfolder(shared_dir, "fixtures/official_checkpoints")
 
 
 @pytest.fixture(scope="session")
 def csi300_provider(shared_dir) -> Path:
-    """The real CSI300 Qlib provider in shared/data/qlib_cn_csi300; skips when absent."""
-    return _shared_fixture(shared_dir, "data/qlib_cn_csi300")
+    """The real CSI300 Qlib provider in shared/data/qlib_cn_csi300 (a failure naming it when ../shared lacks it)."""
+    return shared_subfolder(shared_dir, "data/qlib_cn_csi300")
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ def build(name, config_path):
     return Kronos(KronosConfig.from_json(config_path))
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("name", OFFICIAL)
 def test_state_dict_names_and_shapes(official_dir, name):
     expected = json.loads((official_dir / "expected_state_dicts.json").read_text())[name]
@@ -26,6 +27,7 @@ def test_state_dict_names_and_shapes(official_dir, name):
     assert sum(p.numel() for p in module.parameters()) == expected["n_params"]
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("name", OFFICIAL)
 def test_presets_equal_official_configs(official_dir, name):
     preset = PRESET_OF[name]

@@ -8,6 +8,8 @@ from kronos_quant.inference.generation import generate_tokens
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
 
+pytestmark = pytest.mark.shared  # reads ../shared/fixtures/kronos_parity
+
 RTOL, ATOL = 1e-4, 1e-5
 
 
