@@ -27,6 +27,7 @@ from kronos_quant.universes.history import MarketHistory, future_dates, load_his
 from kronos_quant.universes.market import change_panel, equal_weight_returns
 from kronos_quant.universes.simulator import ExchangeConfig
 from kronos_quant.universes.stress import StrategySpec, StressResult, stress_strategy
+from kronos_quant.universes.stress_checks import check_stress_inputs, check_stress_settings
 from kronos_quant.universes.stress_report import write_stress_report
 from kronos_quant.universes.tiny_model import TinyTraining, split_windows, train_tiny_kronos
 
@@ -74,20 +75,57 @@ class StressConfig:
             raise ValueError(f"rho must be 'auto' or a number in [0, 1), got {self.rho!r}")
         if (self.tokenizer is None) != (self.predictor is None):
             raise ValueError("give both tokenizer and predictor checkpoints, or neither (then a tiny model is trained)")
+        check_stress_settings(self)
 
     @classmethod
     def from_yaml(cls, path) -> "StressConfig":
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        """Read and validate a stress YAML; every error names the file (and the key)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"stress config {path} not found; see configs/stress_synth.yaml for an example")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            raise ValueError(f"stress config {path}{where}: YAML syntax error "
+                             f"({getattr(err, 'problem', None) or err})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"stress config {path} must be a YAML mapping of the StressConfig keys")
+        try:
+            return cls._from_mapping(raw)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"stress config {path}: {err}") from None
+
+    @classmethod
+    def _from_mapping(cls, raw: dict) -> "StressConfig":
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise ValueError(f"unknown keys {unknown} in {path}; known: {sorted(known)}")
+            raise ValueError(f"unknown keys {unknown}; known: {sorted(known)}")
+        raw = dict(raw)
         raw["t0"] = tuple(str(d) for d in np.atleast_1d(raw.get("t0", ())))
-        raw["strategies"] = tuple(StrategySpec(**s) for s in raw.get("strategies", ()))
+        strategies = raw.get("strategies", ())
+        if not isinstance(strategies, (list, tuple)) or not all(isinstance(s, dict) for s in strategies):
+            raise ValueError("strategies must be a list of mappings {name, signal, kind, topk, n_drop}")
+        raw["strategies"] = tuple(_section(StrategySpec, s, f"strategies[{i}]") for i, s in enumerate(strategies))
         raw["rho_grid"] = tuple(raw.get("rho_grid", cls.rho_grid))
-        raw["training"] = TinyTraining(**raw.get("training", {}))
-        raw["exchange"] = ExchangeConfig(**raw.get("exchange", {}))
+        raw["training"] = _section(TinyTraining, raw.get("training") or {}, "training")
+        raw["exchange"] = _section(ExchangeConfig, raw.get("exchange") or {}, "exchange")
         return cls(**raw)
+
+
+def _section(cls, values, where: str):
+    """``cls(**values)`` with unknown keys and bad values named by ``where``."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must be a mapping, got {type(values).__name__}")
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(f.name for f in fields(cls))}")
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: {err}") from None
 
 
 def _returns(close: np.ndarray) -> np.ndarray:
@@ -191,7 +229,8 @@ def _realised_history(config: StressConfig, history: MarketHistory, dates: pd.Da
 
 
 def run_stress(config: StressConfig) -> dict[str, list[StressResult]]:
-    """Run every t0 of the config; reports land in out_dir/<t0>/."""
+    """Run every t0 of the config; reports land in out_dir/<t0>/. Every t0 is checked before the first trains."""
+    check_stress_inputs(config)
     out_root = Path(config.out_dir)
     everything, models = {}, None
     for t0 in config.t0:

@@ -22,6 +22,7 @@ from kronos_quant.universes.market import check_signal, inputs_from_panel
 from kronos_quant.universes.qlib_signals import expression_of, is_expression, provider_scores, universe_scores
 from kronos_quant.universes.simulator import (ExchangeConfig, FixedPortfolio, SimulationResult, TopkDropout,
                                               simulate)
+from kronos_quant.universes.stress_checks import check_expression
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,15 @@ class StrategySpec:
         if self.kind not in STRATEGIES:
             raise ValueError(f"unknown strategy kind {self.kind!r}; choose one of {sorted(STRATEGIES)}")
         if is_expression(self.signal):
-            expression_of(self.signal)
+            check_expression(self.signal)
         else:
             check_signal(self.signal)
+        for name, minimum in (("topk", 1), ("n_drop", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"strategy {self.name!r}: {name} must be a whole number >= {minimum}, got {value!r}")
+        if self.n_drop > self.topk:
+            raise ValueError(f"strategy {self.name!r}: n_drop {self.n_drop} > topk {self.topk}; lower n_drop")
 
     def build(self) -> TopkDropout | FixedPortfolio:
         if self.kind == "fixed":
