@@ -23,6 +23,7 @@ from kronos_quant.factors.features import feature_names, window_features
 from kronos_quant.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, sha256_of
 from kronos_quant.inference.pair import load_pair
 from kronos_quant.inference.sampling import window_uniforms
+from kronos_quant.io_utils import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ def train_fold(config: KronosFactorConfig, fold: Fold, digest: DataDigest) -> tu
     paths = {"tokenizer": str(Path(tokenizer_dir).resolve()), "predictor": str(Path(predictor_dir).resolve()),
              "fold": fold.to_dict(), "train_windows": len(train), "valid_windows": len(valid),
              "seconds": round(time.perf_counter() - began, 1)}
-    done.write_text(json.dumps(paths, indent=1))
+    atomic_write(done, lambda path: Path(path).write_text(json.dumps(paths, indent=1)))  # never half a done.json
     logger.info("fold %s: trained on %d windows in %.1f s", fold.name, len(train), paths["seconds"])
     return paths["tokenizer"], paths["predictor"]
 

@@ -9,7 +9,9 @@
 
 Resume: a finished window's recorder is tagged with the hash of its task; a rerun skips every window
 whose recorder finished (``TrainerR``'s end_train tag) with the same task hash, so an interrupted study
-continues from its last finished window. Windows run in date order because a warm start finetunes the
+continues from its last finished window (the interrupted window's recorder is ended FAILED or KILLED and
+trained again from scratch). The output folder's settings digest (:mod:`kronos_quant.study.preflight`)
+keeps a rerun with other settings or data from resuming at all. Windows run in date order because a warm start finetunes the
 previous window's model.
 
 Several machines: replace ``TrainerR`` by ``TrainerRM`` (MongoDB task pool); see ``studies/README.md``.
@@ -149,6 +151,24 @@ def finished_windows(experiment: str) -> dict[str, tuple[object, str]]:
     return done
 
 
+def end_interrupted_window(err: BaseException, window: str) -> None:
+    """End the recorder an interrupted window left active (Qlib's ``R.start`` ends it only for an Exception):
+    FAILED, or KILLED for Ctrl-C/SystemExit. It never gets the trainer's end tag, so a rerun retrains it."""
+    from qlib.workflow.recorder import Recorder
+
+    experiment = R.exp_manager.active_experiment
+    recorder = None if experiment is None else experiment.active_recorder
+    if recorder is None:  # R.start already ended it FAILED
+        logger.warning("window %s failed (%s); a rerun trains it again", window, type(err).__name__)
+        return
+    R.end_exp(Recorder.STATUS_FA)
+    killed = isinstance(err, (KeyboardInterrupt, SystemExit))
+    if killed:
+        recorder.client.set_terminated(recorder.id, status="KILLED")
+    logger.warning("window %s interrupted (%s): recorder %s ended %s; a rerun trains it again", window,
+                   type(err).__name__, recorder.id, "KILLED" if killed else "FAILED")
+
+
 def run_rolled_signal(config: StudyConfig, spec: SignalSpec) -> tuple[pd.DataFrame, list[str]]:
     """Train every window not yet finished, in date order; merge the windows' predictions.
 
@@ -168,7 +188,11 @@ def run_rolled_signal(config: StudyConfig, spec: SignalSpec) -> tuple[pd.DataFra
         recorder, done_hash = done.get(window, (None, None))
         if recorder is None or done_hash != task_hash:
             logger.info("%s: training window %s", spec.name, window)
-            recorder = trainer([task])[0]
+            try:
+                recorder = trainer([task])[0]
+            except BaseException as err:
+                end_interrupted_window(err, window)
+                raise
             recorder.set_tags(**{WINDOW_TAG: window, HASH_TAG: task_hash})
             trained.append(window)
         else:
