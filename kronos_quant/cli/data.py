@@ -1,4 +1,4 @@
-"""``kronos-quant data``: synth | import-csv | check."""
+"""``kronos-quant data``: synth | import-csv | check | universe."""
 from __future__ import annotations
 
 import argparse
@@ -46,6 +46,17 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _universe(args: argparse.Namespace) -> int:
+    from kronos_quant.data.universe import UniverseSettings, build_universe
+
+    settings = UniverseSettings(top_n=args.top, window=args.window, min_days=args.min_days,
+                                exclude=None if args.exclude.lower() == "none" else args.exclude)
+    path = build_universe(args.provider_dir, name=args.name, settings=settings, out_dir=args.out,
+                          start=args.start, end=args.end, overlay=args.out is not None)
+    print(f"universe written to {path}")
+    return 0
+
+
 def register(subparsers) -> None:
     """Add the ``data`` subcommand and its sub-subcommands."""
     from kronos_quant.cli import iso_date
@@ -80,6 +91,20 @@ def register(subparsers) -> None:
     check = commands.add_parser("check", help="report problems in a Qlib provider directory")
     check.add_argument("provider_dir")
     check.set_defaults(func=_check)
+
+    universe = commands.add_parser("universe", help="point-in-time liquid universe -> a Qlib instruments file")
+    universe.add_argument("provider_dir", help="source Qlib provider (instruments/all.txt, close and volume)")
+    universe.add_argument("--name", default="liquid1000", help="universe name: instruments/<name>.txt")
+    universe.add_argument("--out", default=None,
+                          help="folder made a provider of its own (calendars/, features/ linked to the source, "
+                               "instruments copied) for the new file; default: write into provider_dir")
+    universe.add_argument("--top", type=int, default=1000, help="members at each monthly rebalance")
+    universe.add_argument("--window", type=int, default=60, help="trailing trading days of traded value")
+    universe.add_argument("--min-days", type=int, default=40, help="traded days needed in the window")
+    universe.add_argument("--exclude", default="csi300", help="universe left out at each rebalance ('none': none)")
+    universe.add_argument("--start", default=None, type=iso_date, help="first day, YYYY-MM-DD")
+    universe.add_argument("--end", default=None, type=iso_date, help="last day, YYYY-MM-DD")
+    universe.set_defaults(func=_universe)
 
     from kronos_quant.cli.generate import add_generate
 
