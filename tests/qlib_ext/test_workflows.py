@@ -29,10 +29,12 @@ def test_workflow_records_and_strategy(path, checkpoint_env):
 
     config = load_workflow_config(path)
     assert config["qlib_init"]["exp_manager"]["kwargs"]["uri"] == "sqlite:///mlflow.db"
-    assert [record["class"] for record in config["task"]["record"]][:4] == RECORDS  # extra records may follow
-    sig_ana = config["task"]["record"][1]["kwargs"]
+    # extra records may follow; NeutralizeSignalRecord may sit after SignalRecord (the *_neutralized.yaml files)
+    records = [record for record in config["task"]["record"] if record["class"] != "NeutralizeSignalRecord"]
+    assert [record["class"] for record in records][:4] == RECORDS
+    sig_ana = records[1]["kwargs"]
     assert sig_ana == {"ana_long_short": False, "ann_scaler": 252}
-    port = config["task"]["record"][2]["kwargs"]["config"]
+    port = records[2]["kwargs"]["config"]
     assert port["strategy"]["kwargs"] == {"signal": "<PRED>", "topk": 50, "n_drop": 5}
     assert port["backtest"]["benchmark"] == "SH000300"
     test_start, test_end = config["task"]["dataset"]["kwargs"]["segments"]["test"]
