@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -85,13 +86,66 @@ def test_spread_scale_fitted_on_validation_only():
     assert fitted.crps_after < fitted.crps_before and fitted.n == N
     exact = crps_samples(scale_spread(valid_samples, fitted.scale), valid_obs).mean()
     assert fitted.crps_after == pytest.approx(exact, rel=1e-10)  # the grid identity is exact
-    # the fit is a function of the validation rows alone: test rows cannot change it
-    again = fit_spread_scale(valid_samples.copy(), valid_obs.copy())
-    assert again == fitted
     _, _, test_obs, test_samples = _gaussian_case(seed=6, spread=0.5)
     before = coverage_samples(test_samples, test_obs)[0.8]
     after = coverage_samples(scale_spread(test_samples, fitted.scale), test_obs)[0.8]
     assert before < 0.6 and after == pytest.approx(0.8, abs=0.03)
+
+
+def _price_case(n_inst: int = 6, n_days: int = 260, paths: int = 40, horizon: int = 5):
+    """Daily bars of constant per-instrument vol, and segment -> ``(index, paths, last_close)`` whose spread is
+    ``spread`` times the true one (the layout of :func:`~kronos_quant.qlib_ext.volatility_study.forecast_segment`)."""
+    rng = np.random.default_rng(9)
+    dates = pd.bdate_range("2019-01-01", periods=n_days, name="datetime")
+    sigma = np.linspace(0.01, 0.03, n_inst)
+    close = 20 * np.exp(np.cumsum(rng.standard_normal((n_days, n_inst)) * sigma, axis=0))
+    index = pd.MultiIndex.from_product([dates, [f"S{i}" for i in range(n_inst)]], names=["datetime", "instrument"])
+    flat = close.ravel()
+    bars = pd.DataFrame({"open": flat, "high": flat * 1.005, "low": flat * 0.995, "close": flat, "volume": 1.0},
+                        index=index)
+
+    def segment(first: int, last: int, spread: float, seed: int):
+        rows = index[(index.get_level_values("datetime") >= dates[first]) &
+                     (index.get_level_values("datetime") <= dates[last])]
+        inst = rows.get_level_values("instrument").str[1:].astype(int).to_numpy()
+        last_close = close[dates.get_indexer(rows.get_level_values("datetime")), inst]
+        draws = np.random.default_rng(seed).standard_normal((len(rows), paths, horizon))
+        log_paths = np.cumsum(draws * spread * sigma[inst][:, None, None], axis=2)
+        return rows, np.repeat((last_close[:, None, None] * np.exp(log_paths))[..., None], 6, axis=3), last_close
+
+    def realised(rows, h: int) -> np.ndarray:  # log(close[t + h] / close[t]), recomputed from the panel
+        at = dates.get_indexer(rows.get_level_values("datetime"))
+        inst = rows.get_level_values("instrument").str[1:].astype(int).to_numpy()
+        return np.log(close[at + h, inst] / close[at, inst])
+
+    return bars, segment, realised
+
+
+def test_study_spread_scale_comes_from_validation_rows_and_test_rows_cannot_move_it():
+    from kronos_quant.qlib_ext.volatility_study import evaluate_forecasts
+    from kronos_quant.research.vol_baselines import BaselineConfig
+    from kronos_quant.research.vol_evaluation import VolEvalConfig
+
+    bars, segment, realised = _price_case()
+    config = VolEvalConfig(horizons=(1, 5), garch=False, baselines=BaselineConfig(refit_every=60))
+    valid, test = segment(100, 190, spread=0.5, seed=1), segment(200, 250, spread=0.8, seed=2)  # test: s ~ 1.25
+    tables, scales = evaluate_forecasts(valid, test, bars, config)
+    for h in (1, 5):
+        valid_returns = np.log(valid[1][:, :, h - 1, 3] / valid[2][:, None])
+        expected = fit_spread_scale(valid_returns, realised(valid[0], h))  # validation rows alone
+        assert scales[h].scale == expected.scale and scales[h].n == expected.n == len(valid[0])
+        assert scales[h].crps_after == pytest.approx(expected.crps_after, rel=1e-12)
+        assert scales[h].scale == pytest.approx(2.0, rel=0.2)  # half-width paths need a 2x stretch
+        test_returns = np.log(test[1][:, :, h - 1, 3] / test[2][:, None])
+        row = tables["calibration"].set_index(["horizon", "forecaster"]).loc[(h, "kronos_scaled")]
+        test_crps = crps_samples(scale_spread(test_returns, expected.scale), realised(test[0], h)).mean()
+        assert row["crps"] == pytest.approx(test_crps, rel=1e-9)  # the test rows are scored with that scale
+    # perturb the test rows (3x wider paths, other draws): the fitted scale must not move
+    _, moved_test = evaluate_forecasts(valid, segment(200, 250, spread=1.5, seed=3), bars, config)
+    assert moved_test == scales
+    # ... while the validation rows do move it (calibrated paths need no stretch)
+    _, moved_valid = evaluate_forecasts(segment(100, 190, spread=1.0, seed=1), test, bars, config)
+    assert all(moved_valid[h].scale == pytest.approx(1.0, rel=0.2) for h in (1, 5))
 
 
 def test_temperature_knob_picks_the_calibrated_temperature():
