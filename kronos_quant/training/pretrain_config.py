@@ -32,8 +32,9 @@ import yaml
 from kronos_quant.training.config import TrainConfig, _build
 from kronos_quant.training.pretrain_sampler import SamplingWeights
 
-# settings that change where or how visibly a run happens, not what it computes
-_KEY_NEUTRAL = {"out_dir", "resume", "mlflow", "cache", "device", "log_every", "compile"}
+# settings that change where or how visibly a run happens, not what it computes (the provider's
+# folder is one: its bars enter the key through the data digest, so a copy elsewhere reuses the run)
+_KEY_NEUTRAL = {"provider_uri", "out_dir", "resume", "mlflow", "cache", "device", "log_every", "compile"}
 
 
 @dataclass(frozen=True)

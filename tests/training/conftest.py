@@ -51,3 +51,39 @@ def _tiny_config(out_dir, **changes):
                   windows_per_epoch=64, seed=3, device="cpu", deterministic=True, log_every=1)
     values.update(changes)
     return TrainConfig(**values)
+
+
+# ---- pretraining: a tiny synthetic provider and a fast config --------------------------------------
+PRETRAIN_SYNTH = dict(n_instruments=24, universe_size=16, start="2020-01-02", end="2021-12-31", seed=5)
+
+
+@pytest.fixture(scope="session")
+def pretrain_provider(tmp_path_factory):
+    """A 24-stock synthetic Qlib provider, 2020-01-02 .. 2021-12-31."""
+    from kronos_quant.data.synth import SynthConfig, write_synthetic_market
+
+    return write_synthetic_market(tmp_path_factory.mktemp("synth") / "cn", SynthConfig(**PRETRAIN_SYNTH))
+
+
+@pytest.fixture(scope="session")
+def make_pretrain_config():
+    """Factory ``make_pretrain_config(provider, out_dir, **changes)``: configs/pretrain_tiny.yaml cut to
+    8 + 8 steps of batch 16, RankIC on 2 dates, no MLflow. ``tokenizer``/``predictor`` changes are
+    mappings merged into those stages."""
+    return _pretrain_config
+
+
+def _pretrain_config(provider, out_dir, **changes):
+    from pathlib import Path
+
+    from kronos_quant.training.pretrain_config import load_pretrain_config
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_pretrain_config(root / "configs" / "pretrain_tiny.yaml", provider_uri=str(provider),
+                                  out_dir=str(out_dir), mlflow=False, valid_start="2021-09-01", cut="2021-12-31")
+    stage = dict(max_steps=8, batch_size=16, windows_per_epoch=64, valid_windows=32, eval_every=4, log_every=2,
+                 warmup_steps=2, deterministic=True)
+    tokenizer = config.tokenizer.replace(**{**stage, **changes.pop("tokenizer", {})})
+    predictor = config.predictor.replace(**{**stage, **changes.pop("predictor", {})})
+    rank_ic = config.rank_ic.__class__(dates=2, paths=2, seed=0, max_instruments=24)
+    return config.replace(tokenizer=tokenizer, predictor=predictor, rank_ic=rank_ic, **changes)
