@@ -132,9 +132,19 @@ def test_paths_and_quantiles_shapes(predictor):
 
 
 def test_no_volume_and_derived_amount(predictor):
+    """No volume = explicit volume and amount 0; volume without amount = explicit volume * mean(OHLC)."""
     df, xt, yt = make_series(30, 3, seed=4)
-    out = predictor.predict(df[["open", "high", "low", "close"]], xt, yt, 3, top_k=1, verbose=False)
-    assert np.isfinite(out.to_numpy()).all()
+    run = lambda frame: predictor.predict(frame, xt, yt, 3, top_k=1, verbose=False)
+    prices = df[["open", "high", "low", "close"]]
+    no_volume = run(prices)
+    pd.testing.assert_frame_equal(no_volume, run(prices.assign(volume=0.0, amount=0.0)))
+    assert not no_volume.equals(run(prices.assign(volume=df["volume"], amount=0.0)))  # volume reaches the model
+    derived = run(df)  # volume, no amount
+    explicit = prices.assign(volume=df["volume"], amount=df["volume"] * (df["open"] + df["high"] + df["low"]
+                                                                         + df["close"]) / 4)
+    pd.testing.assert_frame_equal(derived, run(explicit))
+    assert not derived.equals(run(explicit.assign(amount=explicit["amount"] * 2)))  # the amount matters too
+    assert not derived.equals(no_volume)
 
 
 def test_flat_series_gives_no_nan(predictor):
