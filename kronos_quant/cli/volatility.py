@@ -57,9 +57,29 @@ def _data(args):
     return StudyData(provider_uri=args.provider, lookback=args.lookback, horizon=args.horizon)
 
 
+def check_segments(provider: str, names) -> None:
+    """A ValueError when a segment this step reads has no trading day in the provider (an empty range)."""
+    from kronos_quant.data.qlib_bin import read_calendar
+
+    calendar = read_calendar(provider)
+    for name in names:
+        first, last = SEGMENTS[name]
+        if not ((calendar >= first) & (calendar <= last)).any():
+            raise ValueError(f"segment {name} ({first}..{last}) has no trading day in {provider}, which holds "
+                             f"{calendar[0]:%Y-%m-%d}..{calendar[-1]:%Y-%m-%d}; the volatility study's segments are "
+                             "those of the CSI300 provider, so point --provider at data covering them")
+
+
+def _command(step: str, args, extra: str = "") -> str:
+    """The command line of an earlier step, with this run's shared options."""
+    return (f"kronos-quant volatility {step} --provider {args.provider} --out {args.out} --lookback {args.lookback} "
+            f"--horizon {args.horizon}{extra}")
+
+
 def run_train(args) -> int:
     from kronos_quant.qlib_ext.volatility_study import train_study_model
 
+    check_segments(args.provider, ("train", "valid"))
     start = time.time()
     dirs = train_study_model(_data(args), SEGMENTS["train"], SEGMENTS["valid"], args.out, every=args.every,
                              max_steps=args.max_steps)
@@ -73,11 +93,15 @@ def paths_file(out: str, segment: str, temperature: float) -> Path:
 
 def run_forecast(args) -> int:
     from kronos_quant.qlib_ext.model import KronosModel
-    from kronos_quant.qlib_ext.volatility_study import forecast_segment, make_dataset, save_forecast
+    from kronos_quant.qlib_ext.volatility_study import (check_trained_model, forecast_segment, make_dataset,
+                                                         save_forecast)
 
+    if args.paths < 2:
+        raise ValueError(f"--paths {args.paths}: the spread of the forecast needs at least 2 sample paths")
+    tokenizer_dir, predictor_dir = check_trained_model(args.out, _data(args), train_command=_command("train", args))
+    check_segments(args.provider, (args.segment,))
     start = time.time()
-    out = Path(args.out)
-    model = KronosModel(str(out / "tokenizer" / "best"), str(out / "predictor" / "best"), mode="zero_shot",
+    model = KronosModel(str(tokenizer_dir), str(predictor_dir), mode="zero_shot",
                         forecast={"lookback": args.lookback, "horizon": args.horizon, "T": args.temperature,
                                   "top_p": args.top_p, "sample_count": args.paths, "signal": "predicted_volatility",
                                   "seed": 0},
@@ -85,9 +109,30 @@ def run_forecast(args) -> int:
     dataset = make_dataset(_data(args), {args.segment: SEGMENTS[args.segment]})
     index, paths, last_close = forecast_segment(model, dataset, args.segment, every=args.every)
     target = paths_file(args.out, args.segment, args.temperature)
-    save_forecast(target, index, paths, last_close)
+    save_forecast(target, index, paths, last_close,
+                  settings={"segment": args.segment, "lookback": args.lookback, "horizon": args.horizon,
+                            "temperature": args.temperature, "top_p": args.top_p, "paths": args.paths,
+                            "every": args.every})
     print(f"{len(index)} forecasts -> {target}\nwall {time.time() - start:.0f} s")
     return 0
+
+
+def check_forecast_files(files: dict, args) -> None:
+    """ValueErrors naming the forecast command when a segment's paths file is missing, and the keys when the
+    valid and test files were forecast with different lookbacks, horizons or sample paths."""
+    from kronos_quant.qlib_ext.volatility_study import forecast_file_settings
+
+    for segment, path in files.items():
+        if not path.is_file():
+            raise ValueError(f"{path} is missing: run `{_command('forecast', args)} --segment {segment} "
+                             f"--temperature {args.temperature:g}` first")
+    settings = {segment: forecast_file_settings(path) for segment, path in files.items()}
+    for name in ("lookback", "horizon", "paths", "top_p"):
+        values = {segment: found.get(name) for segment, found in settings.items()}
+        if None not in values.values() and len(set(values.values())) > 1:
+            raise ValueError(f"mismatched {name}: {files['valid'].name} was forecast with {values['valid']}, "
+                             f"{files['test'].name} with {values['test']}; forecast both segments with the same "
+                             f"--{name.replace('_', '-')}")
 
 
 def run_evaluate(args) -> int:
@@ -98,10 +143,12 @@ def run_evaluate(args) -> int:
     from kronos_quant.research.vol_report import write_vol_report
 
     start = time.time()
+    files = {segment: paths_file(args.out, segment, args.temperature) for segment in ("valid", "test")}
+    check_forecast_files(files, args)
     init_qlib_provider(args.provider)
     config = VolEvalConfig(baselines=BaselineConfig(refit_every=args.refit_every))
-    valid = load_forecast(paths_file(args.out, "valid", args.temperature))
-    test = load_forecast(paths_file(args.out, "test", args.temperature))
+    valid = load_forecast(files["valid"])
+    test = load_forecast(files["test"])
     instruments = sorted(set(valid[0].get_level_values("instrument")) | set(test[0].get_level_values("instrument")))
     tables, scales = evaluate_forecasts(valid, test, load_bars(instruments, BARS_START, "2024-06-28"), config)
     folder = Path(args.out) / "evaluation"

@@ -9,9 +9,15 @@ Three steps, each saving what the next needs so a long CPU run can be resumed st
    day of a segment (each window normalised on its own lookback, :mod:`kronos_quant.qlib_ext.scoring`).
 3. :func:`load_close_panel`: the raw daily bars (dates x instruments) that the baselines and the
    realised volatility are computed from (research/volatility.py, research/vol_baselines.py).
+
+Each step checks what the one before left: the model folder records the lookback and horizon it was
+trained with (``study_model.json``, :func:`check_trained_model`), each paths file records its forecast
+settings (:func:`save_forecast`), and :func:`evaluate_forecasts` refuses valid/test paths of different
+horizons or lookbacks, or too short for the evaluated horizons, rather than scoring them together.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +31,7 @@ from kronos_quant.training.datasets import WindowArrays
 logger = logging.getLogger(__name__)
 
 HANDLER = {"class": "KronosHandler", "module_path": "kronos_quant.qlib_ext.handler"}
+MODEL_SETTINGS = "study_model.json"  # beside tokenizer/ and predictor/: what the model was trained with
 
 # small CPU architectures (config fields): ~0.1M parameters per network
 STUDY_TOKENIZER = {"d_in": 6, "d_model": 64, "n_heads": 4, "ff_dim": 128, "n_enc_layers": 2, "n_dec_layers": 2,
@@ -111,7 +118,32 @@ def train_study_model(data: StudyData, train: tuple[str, str], valid: tuple[str,
     pred = fit_predictor(TrainConfig(model=dict(STUDY_PREDICTOR), tokenizer=str(tok.best_dir),
                                      out_dir=str(out / "predictor"), **common), train_arrays, valid_arrays)
     logger.info("predictor: %d steps, best val %.5f", pred.steps, pred.best_val_loss)
+    settings = {"lookback": data.lookback, "horizon": data.horizon, "instruments": data.instruments,
+                "train": list(train), "valid": list(valid), "every": every, "max_steps": max_steps}
+    (out / MODEL_SETTINGS).write_text(json.dumps(settings, indent=1))
     return Path(tok.best_dir), Path(pred.best_dir)
+
+
+def check_trained_model(out_dir: str | Path, data: StudyData, *, train_command: str) -> tuple[Path, Path]:
+    """(tokenizer, predictor) best checkpoint dirs of the train step; a ValueError when the step has not run
+    (naming ``train_command``) or ran with another lookback/horizon than ``data``."""
+    out = Path(out_dir)
+    dirs = (out / "tokenizer" / "best", out / "predictor" / "best")
+    missing = [str(d) for d in dirs if not d.is_dir()]
+    if missing:
+        raise ValueError(f"no trained model in {out} ({', '.join(missing)} missing): run `{train_command}` first, "
+                         "or point --out at the folder the train step wrote")
+    settings_path = out / MODEL_SETTINGS
+    if settings_path.is_file():
+        trained = json.loads(settings_path.read_text())
+        for name in ("lookback", "horizon"):
+            if int(trained[name]) != int(getattr(data, name)):
+                raise ValueError(f"the model in {out} was trained with --{name} {trained[name]}, this step has "
+                                 f"--{name} {getattr(data, name)}; use the same value in every step, or retrain")
+    else:
+        logger.warning("%s has no %s (trained by an older version): its lookback/horizon cannot be checked", out,
+                       MODEL_SETTINGS)
+    return dirs
 
 
 def forecast_segment(model, dataset, segment: str, *, every: int = 1) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray]:
@@ -126,6 +158,9 @@ def forecast_segment(model, dataset, segment: str, *, every: int = 1) -> tuple[p
     windows = model.prepare_windows(dataset, segment)
     keep = subsample_dates(windows.index, every)
     index = windows.index[keep]
+    if len(index) == 0:
+        raise ValueError(f"segment {segment!r} has no forecast windows (every {every}); widen the segment or use "
+                         "a provider that covers it")
     settings = model.forecast_settings
     logger.info("segment %s: forecasting %d windows (%d dates), %d paths x %d bars", segment, len(index),
                 index.get_level_values("datetime").nunique(), settings.sample_count, settings.horizon)
@@ -133,11 +168,19 @@ def forecast_segment(model, dataset, segment: str, *, every: int = 1) -> tuple[p
     return index, result.paths, result.last_close
 
 
-def save_forecast(path: str | Path, index: pd.MultiIndex, paths: np.ndarray, last_close: np.ndarray) -> None:
-    """``.npz`` with datetime (ns ints), instrument (str), paths, last_close."""
+def save_forecast(path: str | Path, index: pd.MultiIndex, paths: np.ndarray, last_close: np.ndarray, *,
+                  settings: dict | None = None) -> None:
+    """``.npz`` with datetime (ns ints), instrument (str), paths, last_close and ``settings`` (JSON: the
+    forecast's lookback, horizon, temperature, ... read back by :func:`forecast_file_settings`)."""
     np.savez_compressed(path, datetime=index.get_level_values("datetime").values.astype("datetime64[ns]").astype(np.int64),
                         instrument=np.asarray(index.get_level_values("instrument"), dtype=str), paths=paths,
-                        last_close=last_close)
+                        last_close=last_close, settings=np.asarray(json.dumps(settings or {}, sort_keys=True)))
+
+
+def forecast_file_settings(path: str | Path) -> dict:
+    """The ``settings`` a paths file was saved with (``{}`` for files written before they were recorded)."""
+    with np.load(path) as data:
+        return json.loads(str(data["settings"])) if "settings" in data.files else {}
 
 
 def load_forecast(path: str | Path) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray]:
@@ -158,6 +201,24 @@ def load_bars(instruments: list[str], start: str, end: str) -> pd.DataFrame:
     return frame.swaplevel().sort_index().rename_axis(["datetime", "instrument"])
 
 
+def check_forecast_pair(valid: tuple, test: tuple, horizons) -> None:
+    """ValueErrors for forecasts that cannot be evaluated together: an empty segment, valid and test paths of
+    different horizons (the spread scale fitted on one would be applied to the other), or paths shorter than
+    the largest evaluated horizon."""
+    for name, (index, paths, _) in (("valid", valid), ("test", test)):
+        if len(index) == 0:
+            raise ValueError(f"the {name} forecasts are empty; forecast the {name} segment on a provider that covers it")
+        if paths.ndim != 4 or paths.shape[-1] != 6:
+            raise ValueError(f"the {name} paths have shape {paths.shape}; expected (N, P, H, 6) from forecast_segment")
+    valid_h, test_h = valid[1].shape[2], test[1].shape[2]
+    if valid_h != test_h:
+        raise ValueError(f"mismatched horizons: the valid paths have {valid_h} bars, the test paths {test_h}; "
+                         "forecast both segments with the same --horizon")
+    if valid_h < max(horizons):
+        raise ValueError(f"the paths have {valid_h} bars but horizons {list(horizons)} are evaluated; forecast with "
+                         f"--horizon {max(horizons)} or more")
+
+
 def evaluate_forecasts(valid: tuple, test: tuple, bars: pd.DataFrame, config) -> tuple[dict, dict]:
     """Fit the spread scale on the valid forecasts only, then score the test forecasts.
 
@@ -173,6 +234,8 @@ def evaluate_forecasts(valid: tuple, test: tuple, bars: pd.DataFrame, config) ->
 
     from kronos_quant.research.vol_evaluation import (evaluate, fit_spread_scales, infer_date_step, kronos_forecasts,
                                                       outcomes)
+
+    check_forecast_pair(valid, test, config.horizons)
     from kronos_quant.research.volatility import realised_volatility, traded_series
 
     calendar = bars.index.get_level_values("datetime").unique().sort_values()
