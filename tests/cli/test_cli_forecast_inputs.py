@@ -138,3 +138,24 @@ def test_holdout_prints_a_naive_baseline(daily_csv, checkpoints, capsys):
     bars = pd.read_csv(daily_csv)
     naive = float(np.abs(bars["close"].iloc[-7] - bars["close"].iloc[-6:]).mean())
     assert f"naive last-close baseline {naive:.4f}" in printed
+
+
+def test_readme_offline_forecast_command_runs(daily_csv, checkpoints, tmp_path, monkeypatch, capsys):
+    """The README's command for the demo's checkpoints, verbatim, on folders laid out as the demo leaves them."""
+    import re
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    from kronos_quant.model.checkpoint import write_bar_freq
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```bash\n(kronos-quant forecast --csv bars\.csv --tokenizer outputs/demo_model.*?)```",
+                      readme, flags=re.S).group(1)
+    command = shlex.split(block.replace("\\\n", " "))
+    for network, source in zip(("tokenizer", "predictor"), checkpoints):
+        write_bar_freq(shutil.copytree(source, tmp_path / "outputs" / "demo_model" / network / "best"), "1D")
+    shutil.copy(daily_csv, tmp_path / "bars.csv")
+    monkeypatch.chdir(tmp_path)
+    assert main(command[1:]) == 0
+    assert "naive last-close baseline" in capsys.readouterr().out

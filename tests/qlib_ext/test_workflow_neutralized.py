@@ -118,3 +118,8 @@ def test_demo_variant_runs_and_every_later_record_reads_the_neutral_signal(tiny_
     report = run.load_object("portfolio_analysis/report_normal_1day.pkl")
     assert len(report) > 20 and np.isfinite(report[["return", "bench", "cost"]].to_numpy()).all()
     assert "report/report.html" in run.list_artifacts("report")
+    from kronos_quant.model.checkpoint import read_bar_freq
+
+    model = run.load_object("params.pkl")  # the demo's checkpoints record the daily bars they were trained on
+    assert read_bar_freq(model.tokenizer_path) == read_bar_freq(model.predictor_path) == "1D"
+    assert Path(model.predictor_path) == tmp_path / "outputs" / "model" / "predictor" / "best"
