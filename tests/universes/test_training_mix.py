@@ -9,13 +9,41 @@ from kronos_quant.training.datasets import WindowArrays, mix_windows, save_windo
 from kronos_quant.universes.training_windows import generated_windows, windows_from_panel
 
 
+def _expected_generated_windows(universes, universe: int, lookback: int, horizon: int) -> np.ndarray:
+    """Recomputed from the history and the universe's paths: every member's traded bars, decision dates t0 and
+    later, lookback + 1 context bars and the next ``horizon`` bars, z-scored on the context (population std,
+    eps 1e-5, clip 5), in (date, instrument) order. (N, lookback + 1 + horizon, 6)."""
+    history = universes.history
+    windows = []  # (decision date position, member, window)
+    for member, name in enumerate(universes.instruments):
+        real = history.bars[:, history.instruments.index(name)].astype(np.float64)  # (D, 6)
+        bars = np.concatenate([real, universes.paths[universe, member].astype(np.float64)])  # (D + H, 6)
+        traded = np.flatnonzero(np.isfinite(bars).all(axis=1) & (bars[:, 4] > 0))
+        for k in range(lookback, len(traded) - horizon):
+            if traded[k] < len(history.dates) - 1:  # decision before t0: its targets would be real bars
+                continue
+            context, target = bars[traded[k - lookback:k + 1]], bars[traded[k + 1:k + 1 + horizon]]
+            mean, std = context.mean(axis=0), context.std(axis=0)
+            window = np.clip((np.concatenate([context, target]) - mean) / (std + 1e-5), -5, 5)
+            windows.append((traded[k], member, window))
+    windows.sort(key=lambda item: item[:2])
+    return np.stack([window for _, _, window in windows])
+
+
 def test_generated_windows_target_generated_days(tiny_universes):
-    windows = generated_windows(tiny_universes, lookback=20, horizon=5)
+    lookback, horizon = 20, 5
+    windows = generated_windows(tiny_universes, lookback=lookback, horizon=horizon)
     per_universe = len(windows) // tiny_universes.n_universes
     assert len(windows) == per_universe * tiny_universes.n_universes > 0
-    assert windows.bars.shape[1] == 20 + 1 + 5 and np.isfinite(windows.bars).all()
-    real = windows_from_panel(tiny_universes.history.bars, tiny_universes.history.dates, lookback=20, horizon=5,
-                              target_end=tiny_universes.history.t0)
+    assert windows.bars.shape[1] == lookback + 1 + horizon and np.isfinite(windows.bars).all()
+    blocks = windows.bars.reshape(tiny_universes.n_universes, per_universe, lookback + 1 + horizon, 6)
+    for universe, block in enumerate(blocks):
+        expected = _expected_generated_windows(tiny_universes, universe, lookback, horizon)
+        assert expected.shape == block.shape
+        np.testing.assert_allclose(block, expected, atol=2e-5, err_msg=f"universe {universe}")
+    assert not np.allclose(blocks[0], blocks[1], atol=1e-3)  # each universe's own paths, not the first one's
+    real = windows_from_panel(tiny_universes.history.bars, tiny_universes.history.dates, lookback=lookback,
+                              horizon=horizon, target_end=tiny_universes.history.t0)
     assert not np.allclose(windows.bars[:len(real)].mean(), real.bars.mean())
 
 
