@@ -113,6 +113,7 @@ def write_study_report(result, out_dir, *, portfolio: dict | None = None) -> Pat
     pd.concat({name: ic for name, ic in result.ics.items()}, axis=1).to_csv(out / "ic_daily.csv")
     for name, frame in (("horizons", result.horizons), ("incremental_ic", result.incremental),
                         ("incremental_rank_ic", getattr(result, "incremental_rank", None)),
+                        ("regimes", getattr(result, "regimes", None)),
                         ("cost_line", result.cost_line)):
         if frame is not None:
             frame.to_csv(out / f"{name}.csv")
@@ -171,11 +172,32 @@ def _page(result, images: str) -> str:
                          f"regression, so ties and outliers carry no extra weight): IC {pct(stats['IC'])} (NW t "
                          f"{_num(stats['IC_t_HAC'])}), RankIC {pct(stats['RankIC'])} (NW t "
                          f"{_num(stats['RankIC_t_HAC'])}).</p>")
+    regimes = getattr(result, "regimes", None)
+    if regimes is not None and not regimes.empty:
+        parts.append(_regime_section(regimes, getattr(result, "regime_definitions", {})))
     if result.cost_line is not None:
         parts.append(f"<h2>Cost sensitivity (Top-K excess, annualized)</h2>{_table(result.cost_line, formatter=pct)}")
     body = "".join(parts)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(config.name)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
+
+
+def _regime_section(regimes: pd.DataFrame, definitions: dict) -> str:
+    """Regime definitions, then one table per regime kind: rows = state (days), columns = signal x metric."""
+    items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in definitions.items())
+    parts = [f"<h2>By market regime</h2><p>Point in time from the benchmark (known at the close of t; a "
+             f"Top-K day's excess return counts under the previous day's regime):</p><ul>{items}</ul>"]
+    for kind, table in regimes.groupby(level="regime"):
+        table = table.droplevel("regime")
+        wide = {}
+        for (state, signal), row in table.iterrows():
+            key = f"{state} ({int(row['days'])} days)"
+            wide.setdefault(key, {})
+            for metric in ("IC", "RankIC", "topk_excess_ann"):
+                if metric in row:
+                    wide[key][f"{signal} {metric}"] = format_percent(row[metric], 2)
+        parts.append(f"<h3>{html.escape(str(kind))}</h3>{_table(pd.DataFrame(wide).T)}")
+    return "".join(parts)
 
 
 def incremental_stats(daily: pd.DataFrame) -> dict:

@@ -40,6 +40,8 @@ class StudyResult:
     overlap_periods: tuple = ()  # periods whose test days fall inside the official pretraining range
     wall_s: float = 0.0
     incremental_rank: pd.DataFrame | None = None  # daily IC of Kronos' residual, regressed on daily ranks
+    regimes: pd.DataFrame | None = None  # rows (regime, state, signal): days, IC, RankIC, Top-K excess
+    regime_definitions: dict = field(default_factory=dict)  # regime kind -> its definition
 
 
 def init_qlib(config: StudyConfig) -> None:
@@ -134,6 +136,25 @@ def horizon_table(frame: pd.DataFrame, diagnostics: dict, horizons, realised: di
     return score_horizons(frame[KRONOS], frame["label"], forecasts, realised or {})
 
 
+def regime_statistics(config: StudyConfig, ics: dict, reports: dict) -> tuple[pd.DataFrame, dict]:
+    """(table, definitions): every signal's IC, RankIC and Top-K excess (with cost) by benchmark regime,
+    regimes point in time from the benchmark's closes since ``history_start``
+    (:mod:`kronos_quant.research.regimes`, default settings)."""
+    from qlib.data import D
+
+    from kronos_quant.research.regimes import RegimeSettings, market_regimes, regime_table
+
+    settings = RegimeSettings()
+    close = D.features([config.benchmark], ["$close"], start_time=config.windows.history_start,
+                       end_time=config.windows.test_end, freq="day")
+    if close.empty:
+        raise ValueError(f"benchmark {config.benchmark!r} has no $close in the provider; set benchmark to an "
+                         "instrument of the provider")
+    close = close["$close"].droplevel("instrument")
+    excess = {name: report["return"] - report["bench"] - report["cost"] for name, report in reports.items()}
+    return regime_table(ics, excess, market_regimes(close, settings=settings)), settings.describe()
+
+
 def run_study(config: StudyConfig) -> StudyResult:
     """The whole study; see the module docstring. Writes the report under ``output_dir/report``."""
     from kronos_quant.study.backtest import cost_line, topk_report, topk_summary
@@ -178,6 +199,7 @@ def run_study(config: StudyConfig) -> StudyResult:
                          incremental=incremental, cost_line=cost_line(topk, config.backtest.cost_grid_bp),
                          windows=trained, overlap_periods=pretraining_overlap(config, by_year.index))
     result.incremental_rank = incremental_rank
+    result.regimes, result.regime_definitions = regime_statistics(config, ics, reports)
     result.wall_s = time.perf_counter() - started
     write_study_report(result, Path(config.output_dir) / "report", portfolio=reports)
     return result
