@@ -199,3 +199,19 @@ def test_the_cli_prints_one_line_naming_the_config(tmp_path, capsys):
     assert main(["study", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"study config {path}: backtest.cost_bp must be a number" in err and "Traceback" not in err
+
+
+def test_the_cli_refuses_a_changed_config_into_a_used_output_dir_before_training(market, tmp_path, capsys,
+                                                                                  monkeypatch):
+    import kronos_quant.study.run as run
+
+    from kronos_quant.cli import main
+
+    monkeypatch.setattr(run, "build_signals", lambda config: pytest.fail("trained despite the changed settings"))
+    raw = copy.deepcopy(study_dict(market, tmp_path / "out"))
+    claim_output_dir(study_config_from_dict(raw))  # the first run's claim
+    raw["kronos"]["horizons"] = [1, 2, 10]
+    path = _write(tmp_path, raw)
+    assert main(["study", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"output_dir {tmp_path / 'out'} holds a study run with other settings (changed: ['kronos'])" in err
