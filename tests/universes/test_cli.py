@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
+import pandas as pd
+import pytest
 import yaml
 
 from kronos_quant.data.checks import check_provider
@@ -49,17 +52,26 @@ def test_stress_cli_writes_a_report(tiny_market, tmp_path, capsys):
     html = (report / "stress_report.html").read_text()
     assert "data:image/png;base64" in html and "Dependence validation" in html
     summary = json.loads((report / "summary.json").read_text())
-    rev = summary["strategies"]["rev"]
-    assert rev["universes"] == 6 and 0 <= rev["p_excess_loss"] <= 1
-    assert 0 <= rev["excess_return_realised_percentile"] <= 100
-    assert rev["excess_return_q05"] <= rev["excess_return_q50"] <= rev["excess_return_q95"]
+    for name in ("rev", "fixed_mom"):  # the summary restates the per-universe CSV, recomputed here
+        stats, table = summary["strategies"][name], pd.read_csv(report / f"{name}_universes.csv")
+        assert stats["universes"] == len(table) == 6 and list(table["universe"]) == list(range(6))
+        for metric in ("excess_return", "information_ratio", "max_drawdown", "absolute_return"):
+            values = table[metric].dropna().to_numpy()
+            assert values.std() > 0, f"{name} {metric}: the universes do not differ"
+            assert stats[f"{metric}_mean"] == pytest.approx(values.mean(), rel=1e-9, abs=1e-12)
+            for q in (5, 50, 95):
+                assert stats[f"{metric}_q{q:02d}"] == pytest.approx(np.quantile(values, q / 100), rel=1e-9, abs=1e-12)
+            realised = stats[f"{metric}_realised"]
+            share_below = (values < realised).mean() + 0.5 * (values == realised).mean()
+            assert stats[f"{metric}_realised_percentile"] == pytest.approx(100 * share_below)
+        assert stats["p_excess_loss"] == pytest.approx((table["excess_return"] < 0).mean())
+        assert stats["p_absolute_loss"] == pytest.approx((table["absolute_return"] < 0).mean())
+        assert (table["max_drawdown"] <= 0).all()
     assert set(summary["dependence"]) >= {"history", "independent (rho=0)"}
     assert -1 <= summary["notes"]["order_spearman"] <= 1
 
 
 def test_stress_config_errors(tmp_path):
-    import pytest
-
     from kronos_quant.universes.pipeline import StressConfig
 
     path = tmp_path / "bad.yaml"
