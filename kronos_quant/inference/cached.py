@@ -1,8 +1,12 @@
-"""The fast generation engine (``engine="cached"``).
+"""The fast generation engine (``engine="cached"``), decoding with static shapes.
 
-- The lookback is prefilled once per series, then its KV cache is shared by all sample paths.
-- Each new token runs through the trunk alone, reading the cache.
+- The lookback is prefilled once per series into fixed-size KV caches; all sample paths of a series
+  read that one copy (:mod:`kronos_quant.inference.decode_plan` lays out the slots).
+- Each new token runs through the trunk alone. Its step writes the caches with ``index_copy_`` at
+  slots held on the device and attends under a mask, so every step has the same shapes: ready for
+  CUDA graphs and ``torch.compile`` without recompiles.
 - The fine (s2) head runs at the new position only, over cached dependency keys/values.
+- Generated ids go to preallocated buffers, not a growing ``cat``.
 - Past max_context, ``sliding="exact"`` recomputes the slid window (the recompute algorithm's
   numbers); ``sliding="rolling"`` keeps a ring cache instead (faster, approximate).
 """
@@ -10,23 +14,26 @@ from __future__ import annotations
 
 import torch
 
+from kronos_quant.inference.decode_plan import DecodePlan, plan_decode
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import sample_tokens
 from kronos_quant.model.kronos import Kronos
-from kronos_quant.model.kv_cache import LayerCache
+from kronos_quant.model.kv_cache import StaticKVCache
 
 
-def _prefill(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps: torch.Tensor, capacity: int,
-             ring: bool, dtype: torch.dtype) -> tuple[torch.Tensor, list[LayerCache]]:
-    caches = model.new_caches(s1.shape[0], capacity, device=s1.device, dtype=dtype, ring=ring)
-    hidden = model.trunk(model.embed(s1, s2, stamps), caches[:-1])
-    model.cache_context(hidden, caches[-1])
+def _prefill(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps: torch.Tensor, plan: DecodePlan,
+             dtype: torch.dtype) -> tuple[torch.Tensor, list[StaticKVCache]]:
+    """Lookback (B, T0) -> last trunk state (B, 1, d) and the caches, lookback in slots 0..T0-1."""
+    caches = model.new_caches(s1.shape[0], plan.slots, device=s1.device, dtype=dtype)
+    step = plan.prefill(model, dtype)
+    hidden = model.trunk(model.embed(s1, s2, stamps), caches[:-1], step)
+    model.cache_context(hidden, caches[-1], step.slots)
     return hidden[:, -1:], caches
 
 
 def _recompute_window(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps: torch.Tensor,
-                      dtype: torch.dtype) -> tuple[torch.Tensor, LayerCache]:
-    """Exact step past max_context: the whole window again, positions from 0."""
+                      dtype: torch.dtype) -> tuple[torch.Tensor, StaticKVCache]:
+    """Exact step past max_context: the whole window (R, context) again, positions from 0."""
     hidden = model.trunk(model.embed(s1, s2, stamps))
     dep_cache = model.new_dependency_cache(s1.shape[0], s1.shape[1], device=s1.device, dtype=dtype)
     model.cache_context(hidden, dep_cache)
@@ -46,36 +53,48 @@ def generate_cached(model: Kronos, s1_history: torch.Tensor, s2_history: torch.T
         s1, s2: (B * P, pred_len), row b * P + p is path p of series b.
     """
     paths, horizon, context = config.sample_count, config.pred_len, config.max_context
-    history = s1_history.shape[1]
-    ring = config.sliding == "rolling"
+    batch, history = s1_history.shape
     dtype = config.autocast_dtype or next(model.parameters()).dtype
-    start = max(0, history - context)
-    capacity = context if ring else min(history + horizon, context)
-    hidden_last, caches = _prefill(model, s1_history[:, start:], s2_history[:, start:],
-                                   stamps[:, start:history], capacity, ring, dtype)
-    if paths > 1:
-        caches = [cache.share_among_paths(paths) for cache in caches]
-        hidden_last = hidden_last.repeat_interleave(paths, dim=0)
-        stamps = stamps.repeat_interleave(paths, dim=0)
-    flat_uniforms = uniforms.reshape(-1, horizon, 2)
-    s1_all = s1_history.repeat_interleave(paths, dim=0)
-    s2_all = s2_history.repeat_interleave(paths, dim=0)
+    plan = plan_decode(model, history=history, horizon=horizon, paths=paths, context=context,
+                       rolling=config.sliding == "rolling", device=s1_history.device, dtype=dtype)
+    start = history - plan.prefix
+    hidden, caches = _prefill(model, s1_history[:, start:], s2_history[:, start:], stamps[:, start:history],
+                              plan, dtype)
+    rows, queries = batch * plan.rows_per_series, plan.queries  # the caches' layout: (rows, queries) per step
+    if plan.rows_per_series > 1:
+        caches = [cache.repeat_rows(plan.rows_per_series) for cache in caches]
+        hidden, stamps = hidden.repeat_interleave(paths, 0), stamps.repeat_interleave(paths, 0)
+    else:
+        hidden = hidden.expand(batch, queries, hidden.shape[-1])  # (B, P, d): every path starts from h[T-1]
+    flat_uniforms = uniforms.reshape(batch * paths, horizon, 2)
+    s1_all = s1_history.new_empty((batch * paths, history + horizon))
+    s2_all = s2_history.new_empty((batch * paths, history + horizon))
+    s1_all[:, :history], s2_all[:, :history] = s1_history.repeat_interleave(paths, 0), \
+        s2_history.repeat_interleave(paths, 0)
+    mask = plan.masks[0]
     for step in range(horizon):
-        s1_next = sample_tokens(model.head.proj_s1(hidden_last)[:, -1], flat_uniforms[:, step, 0], config.sampling)
-        s2_logits = model.fine_logits(hidden_last, s1_next[:, None], causal=True, dep_cache=caches[-1])[:, -1]
-        s2_next = sample_tokens(s2_logits, flat_uniforms[:, step, 1], config.sampling)
-        s1_all = torch.cat([s1_all, s1_next[:, None]], dim=1)
-        s2_all = torch.cat([s2_all, s2_next[:, None]], dim=1)
+        s1_next = sample_tokens(model.head.proj_s1(hidden).reshape(batch * paths, -1), flat_uniforms[:, step, 0],
+                                config.sampling)
+        s2_logits = model.fine_logits(hidden, s1_next.view(rows, queries), causal=True, dep_cache=caches[-1],
+                                      mask=mask)
+        s2_next = sample_tokens(s2_logits.reshape(batch * paths, -1), flat_uniforms[:, step, 1], config.sampling)
+        position = history + step  # index of the token just generated
+        s1_all[:, position], s2_all[:, position] = s1_next, s2_next
         if step == horizon - 1:
             break
-        position = history + step  # index of the token just generated
-        if ring or position < context:
-            new = model.embed(s1_next[:, None], s2_next[:, None], stamps[:, position:position + 1])
-            hidden_last = model.trunk(new, caches[:-1])
-            model.cache_context(hidden_last, caches[-1])
-        else:  # exact and sliding from here on: the trunk caches are done with
+        if step < plan.cached_steps:
+            decode_step = plan.step(step)
+            new = model.embed(s1_next.view(rows, queries), s2_next.view(rows, queries),
+                              stamps[:, position:position + 1])
+            hidden = model.trunk(new, caches[:-1], decode_step)
+            model.cache_context(hidden, caches[-1], decode_step.slots)
+            mask = decode_step.mask
+        else:  # exact and sliding from here on: one row per path, the trunk caches are done with
             window = slice(position + 1 - context, position + 1)
-            hidden_last, dep_cache = _recompute_window(model, s1_all[:, window], s2_all[:, window],
-                                                       stamps[:, window], dtype)
-            caches = [dep_cache]
+            if stamps.shape[0] != batch * paths:
+                stamps = stamps.repeat_interleave(paths, 0)
+            rows, queries = batch * paths, 1
+            hidden, dep_cache = _recompute_window(model, s1_all[:, window], s2_all[:, window], stamps[:, window],
+                                                  dtype)
+            caches, mask = [dep_cache], None
     return s1_all[:, history:], s2_all[:, history:]

@@ -44,23 +44,25 @@ class SamplingConfig:
 
 
 def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
-    """Mask (R, V) logits to -inf outside the top-k (if top_k > 0) else outside the top-p nucleus."""
+    """Mask (R, V) logits to -inf outside the top-k (if top_k > 0) else outside the top-p nucleus.
+
+    Top-p sorts once, for the nucleus' threshold logit, and filters by comparison: no scatter back through
+    the sort order. The nucleus is the smallest prefix of the sorted tokens whose probability reaches top_p,
+    the token that crosses it included (with exactly tied logits at the threshold, all the ties are kept).
+    """
     if top_k > 0:
         kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
         return logits.masked_fill(logits < kth, float("-inf"))
     if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        sorted_logits = torch.sort(logits, descending=True, dim=-1).values
         cumulative = sorted_logits.softmax(-1).cumsum(-1)
-        drop_sorted = cumulative > top_p
-        drop_sorted[..., 1:] = drop_sorted[..., :-1].clone()  # keep the token that crosses top_p
-        drop_sorted[..., 0] = False
-        drop = drop_sorted.scatter(-1, order, drop_sorted)
-        return logits.masked_fill(drop, float("-inf"))
+        last = (cumulative <= top_p).sum(-1, keepdim=True).clamp_(max=logits.shape[-1] - 1)  # (R, 1) sorted index
+        return logits.masked_fill(logits < sorted_logits.gather(-1, last), float("-inf"))
     return logits
 
 
 def sample_tokens(logits: torch.Tensor, uniforms: torch.Tensor, config: SamplingConfig) -> torch.Tensor:
-    """Draw one token per row.
+    """Draw one token per row, by the inverse CDF (in vocabulary order) of the filtered distribution.
 
     Args:
         logits: (R, V) next-token logits.
@@ -74,9 +76,9 @@ def sample_tokens(logits: torch.Tensor, uniforms: torch.Tensor, config: Sampling
     cdf = filtered.softmax(-1).cumsum(-1)  # (R, V)
     targets = uniforms.to(cdf.device, cdf.dtype).unsqueeze(-1) * cdf[..., -1:]
     tokens = torch.searchsorted(cdf, targets, right=True).squeeze(-1)
-    # a uniform that rounds up to the total mass would step past the end: take the last kept token
-    kept = filtered > float("-inf")
-    last_kept = kept.shape[-1] - 1 - kept.flip(-1).int().argmax(-1)
+    # a uniform that rounds up to the total mass would step past the end: take the last kept token, where
+    # the running count of kept tokens first reaches its maximum
+    last_kept = (filtered > float("-inf")).cumsum(-1).argmax(-1)
     return torch.minimum(tokens, last_kept)
 
 

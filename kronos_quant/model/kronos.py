@@ -14,8 +14,8 @@ from torch import nn
 
 from kronos_quant.model.checkpoint import PretrainedMixin
 from kronos_quant.model.config import KronosConfig
-from kronos_quant.model.kv_cache import LayerCache, SharedPrefixCache
-from kronos_quant.model.layers import Attention, RMSNorm, TransformerBlock
+from kronos_quant.model.kv_cache import DecodeStep, StaticKVCache
+from kronos_quant.model.layers import Attention, Float32Linear, RMSNorm, TransformerBlock, compute_dtype
 from kronos_quant.time_features import TIME_FEATURE_NAMES
 
 DEPENDENCY_HEADS = 4  # the official dependency-aware layer uses 4 heads whatever n_heads is
@@ -63,14 +63,17 @@ class DependencyAwareLayer(nn.Module):
     def __init__(self, d_model: int, attn_dropout_p: float = 0.0, resid_dropout_p: float = 0.0):
         super().__init__()
         self.cross_attn = Attention(d_model, DEPENDENCY_HEADS, attn_dropout_p, resid_dropout_p)
-        self.norm = RMSNorm(d_model)
+        self.norm = RMSNorm(d_model, float32_output=True)  # feeds the s2 sampling head
 
 
 class DualHead(nn.Module):
+    """The coarse and fine logit heads, in float32 even under autocast: their logits set the sampling
+    probabilities, and bf16 logits shift them (at T=0.6 with top-p, enough to change tokens)."""
+
     def __init__(self, s1_bits: int, s2_bits: int, d_model: int):
         super().__init__()
-        self.proj_s1 = nn.Linear(d_model, 2 ** s1_bits)
-        self.proj_s2 = nn.Linear(d_model, 2 ** s2_bits)
+        self.proj_s1 = Float32Linear(d_model, 2 ** s1_bits)
+        self.proj_s2 = Float32Linear(d_model, 2 ** s2_bits)
 
 
 class KronosOutput(NamedTuple):
@@ -95,7 +98,7 @@ class Kronos(PretrainedMixin, nn.Module):
             TransformerBlock(d, config.n_heads, config.ff_dim, ffn_dropout_p=config.ffn_dropout_p,
                              attn_dropout_p=config.attn_dropout_p, resid_dropout_p=config.resid_dropout_p)
             for _ in range(config.n_layers))
-        self.norm = RMSNorm(d)
+        self.norm = RMSNorm(d, float32_output=True)  # feeds the s1 sampling head
         self.dep_layer = DependencyAwareLayer(d, config.attn_dropout_p, config.resid_dropout_p)
         self.head = DualHead(config.s1_bits, config.s2_bits, d)
 
@@ -129,27 +132,29 @@ class Kronos(PretrainedMixin, nn.Module):
         return KronosOutput(s1_logits, self.fine_logits(hidden, s1_condition, causal=True))
 
     def fine_logits(self, hidden: torch.Tensor, s1_ids: torch.Tensor, *, causal: bool,
-                    dep_cache: LayerCache | SharedPrefixCache | None = None) -> torch.Tensor:
+                    dep_cache: StaticKVCache | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The dependency-aware fine (s2) head: logits (B, Tq, 2**s2_bits) given coarse ids s1 (B, Tq).
 
         ``proj_s2(norm(h + cross_attn(query=emb_s1(s1), key=value=h)))``, the one implementation that
         training, ``decode_s2`` and both generation engines run.
 
         Args:
-            hidden: trunk states h. Without a cache (B, T, d), the keys/values. With a cache, (B, 1, d): the
-                newest state only.
+            hidden: trunk states h. Without a cache (B, T, d), the keys/values. With a cache, (R, Q, d): the
+                newest state of each of the Q queries (sample paths) of a cache row.
             causal: True: query t sees h[<= t] (needs Tq == T); training uses it, since s1_ids[t] is the next
                 token's id. False: every query sees all of h (the official eval-mode head; with Tq == 1 the
                 query sees h[<= t] either way).
-            dep_cache: keys/values of h from :meth:`cache_context`. The single query (Tq == 1) sits at rotary
-                position 0 (no rotation) and sees every cached position, which is causal by construction.
+            dep_cache: keys/values of h from :meth:`cache_context`. Each query sits at rotary position 0 (no
+                rotation) and sees the cached states ``mask`` (Q, N) allows (all slots when None): its own
+                past, which is causal by construction.
         """
         sibling = self.embedding.emb_s1(s1_ids)  # (B, Tq, d)
         attn = self.dep_layer.cross_attn
         if dep_cache is not None:
-            if sibling.shape[1] != 1 or not causal:
-                raise ValueError("a dependency cache serves one causal query (s1_ids (B, 1), causal=True)")
-            attended = attn.project_out(dep_cache.attend(attn.split_heads(attn.q_proj(sibling))))  # (B, 1, d)
+            if not causal:
+                raise ValueError("a dependency cache serves one causal query per path (causal=True); pass the "
+                                 "whole context without a cache for the unmasked head")
+            attended = attn.project_out(dep_cache.attend(attn.split_heads(attn.q_proj(sibling)), mask))  # (R, Q, d)
         else:
             if causal and sibling.shape[1] != hidden.shape[1]:
                 raise ValueError(f"a causal fine head needs one coarse id per state, got {sibling.shape[1]} ids "
@@ -164,25 +169,48 @@ class Kronos(PretrainedMixin, nn.Module):
             x = x + self.time_emb(stamp)
         return self.token_drop(x)  # (B, T, d)
 
-    def trunk(self, x: torch.Tensor, caches: list[LayerCache] | None = None) -> torch.Tensor:
-        """Causal blocks then the final norm: (B, T, d) -> h (B, T, d), extending ``caches`` if given."""
+    def rotary_tables(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotary (cos, signed sin) tables (T, hd) of the trunk, computed once for all its blocks.
+
+        Every block's ``inv_freq`` is the same function of head_dim (and so in every official checkpoint).
+        """
+        return self.transformer[0].self_attn.rotary.tables(positions, dtype)
+
+    def trunk(self, x: torch.Tensor, caches: list[StaticKVCache] | None = None,
+              step: DecodeStep | None = None) -> torch.Tensor:
+        """Causal blocks then the final norm: (R, T, d) -> h (R, T, d).
+
+        Without caches, positions 0..T-1 (one rotary table for all blocks). With ``caches`` (one per block,
+        as :meth:`new_caches` makes them) the new keys/values go where ``step`` says.
+        """
+        rotary = None
+        if step is None:
+            if caches is not None:
+                raise ValueError("trunk caches need the DecodeStep that places the new tokens")
+            rotary = self.rotary_tables(torch.arange(x.shape[1], device=x.device), compute_dtype(x))
         for index, block in enumerate(self.transformer):
-            x = block(x, cache=None if caches is None else caches[index])
+            x = block(x, cache=None if caches is None else caches[index], step=step, rotary=rotary)
         return self.norm(x)
 
-    def new_caches(self, batch: int, capacity: int, *, device, dtype, ring: bool = False) -> list[LayerCache]:
-        """Empty trunk caches, one per block, then one for the dependency layer's keys/values of h."""
+    def new_caches(self, rows: int, slots: int, *, device, dtype) -> list[StaticKVCache]:
+        """Zeroed trunk caches (R, n_heads, N, hd), one per block, then the dependency layer's (see below)."""
         cfg = self.config
-        trunk = [LayerCache(batch, cfg.n_heads, cfg.d_model // cfg.n_heads, capacity, device=device,
-                            dtype=dtype, ring=ring) for _ in range(cfg.n_layers)]
-        return trunk + [self.new_dependency_cache(batch, capacity, device=device, dtype=dtype, ring=ring)]
+        trunk = [StaticKVCache.zeros(rows, cfg.n_heads, slots, cfg.d_model // cfg.n_heads, device=device,
+                                     dtype=dtype) for _ in range(cfg.n_layers)]
+        return trunk + [self.new_dependency_cache(rows, slots, device=device, dtype=dtype)]
 
-    def new_dependency_cache(self, batch: int, capacity: int, *, device, dtype, ring: bool = False) -> LayerCache:
-        """An empty cache for the dependency layer's keys/values of the trunk states h."""
+    def new_dependency_cache(self, rows: int, slots: int, *, device, dtype) -> StaticKVCache:
+        """A zeroed (R, 4, N, d / 4) cache for the dependency layer's keys/values of the trunk states h."""
         head_dim = self.config.d_model // DEPENDENCY_HEADS
-        return LayerCache(batch, DEPENDENCY_HEADS, head_dim, capacity, device=device, dtype=dtype, ring=ring)
+        return StaticKVCache.zeros(rows, DEPENDENCY_HEADS, slots, head_dim, device=device, dtype=dtype)
 
-    def cache_context(self, hidden: torch.Tensor, dep_cache: LayerCache | SharedPrefixCache) -> None:
-        """Append the dependency layer's keys/values of new trunk states h (B, t, d)."""
+    def cache_context(self, hidden: torch.Tensor, dep_cache: StaticKVCache, slots: torch.Tensor | None = None
+                      ) -> None:
+        """Write the dependency layer's keys/values of trunk states h (R, t, d) at ``slots`` (t,) (0..t-1 if None).
+
+        They are not rotated: the official head rotates by the query length, 1 at decode time (position 0).
+        """
         attn = self.dep_layer.cross_attn
-        dep_cache.append(attn.split_heads(attn.k_proj(hidden)), attn.split_heads(attn.v_proj(hidden)))
+        if slots is None:
+            slots = torch.arange(hidden.shape[1], device=hidden.device)
+        dep_cache.write(attn.split_heads(attn.k_proj(hidden)), attn.split_heads(attn.v_proj(hidden)), slots)

@@ -1,13 +1,63 @@
 """Key/value caches for incremental decoding.
 
-``LayerCache`` holds one sequence per row. ``SharedPrefixCache`` holds a lookback shared by the
-P sample paths of each series once, plus each path's own generated tokens: attention then reads
-the shared keys once per series instead of once per path, and nothing is copied P times.
+``StaticKVCache`` is the generation engine's: fixed (R, H, N, hd) buffers, written with ``index_copy_`` at
+slots held on the device and read under a mask, so a decode step has the same shapes at every step (CUDA
+graphs, ``torch.compile`` without recompiles). One row can hold a lookback shared by P sample paths once,
+followed by each path's own generated tokens; the mask lets each path's query see the prefix and its own
+tokens only, so the shared keys are stored and read once per series, not once per path.
+
+``LayerCache`` (growing, one sequence per row) and ``SharedPrefixCache`` serve the tokenizer's decoder.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
+
+
+class DecodeStep(NamedTuple):
+    """Where one step's new keys go and what its queries see, as device tensors.
+
+    Rows of a :class:`StaticKVCache` hold Q queries each (Q sample paths of a series, or one token).
+    """
+
+    slots: torch.Tensor  # (Q,) int64 cache slots of the new keys/values (prefill: (T,) for T tokens)
+    mask: torch.Tensor | None  # (Q, N) bool (True: may attend) or additive; None: the T new tokens, causally
+    cos: torch.Tensor  # (Q or T, hd) or (1, hd) rotary cos of the new positions
+    sin: torch.Tensor  # same shape: signed sin, see RotaryEmbedding.rotate
+
+
+class StaticKVCache:
+    """Keys and values of one attention layer in zero-filled (R, H, N, hd) buffers of fixed size.
+
+    Zeros, not ``empty``: masked slots take weight 0, and 0 times uninitialised NaN would be NaN.
+    """
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor):
+        self.keys, self.values = keys, values
+
+    @classmethod
+    def zeros(cls, rows: int, heads: int, slots: int, head_dim: int, *, device, dtype) -> "StaticKVCache":
+        shape = (rows, heads, slots, head_dim)
+        return cls(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.nbytes + self.values.nbytes
+
+    def write(self, k: torch.Tensor, v: torch.Tensor, slots: torch.Tensor) -> None:
+        """Store k, v (R, H, Q, hd), of the buffers' dtype, at ``slots`` (Q,) of every row."""
+        self.keys.index_copy_(2, slots, k)
+        self.values.index_copy_(2, slots, v)
+
+    def attend(self, q: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """q (R, H, Q, hd) -> (R, H, Q, hd) over the slots ``mask`` (Q, N) allows (all of them when None)."""
+        return F.scaled_dot_product_attention(q, self.keys, self.values, attn_mask=mask)
+
+    def repeat_rows(self, times: int) -> "StaticKVCache":
+        """Each row ``times`` times in a row (row r -> rows r * times ... r * times + times - 1)."""
+        return StaticKVCache(self.keys.repeat_interleave(times, 0), self.values.repeat_interleave(times, 0))
 
 
 class LayerCache:

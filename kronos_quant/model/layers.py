@@ -1,8 +1,9 @@
 """Transformer building blocks shared by the Kronos tokenizer and predictor.
 
 Parameter names follow the official checkpoints exactly (``self_attn.q_proj``, ``ffn.w1``, ...).
-Self-attention optionally reads and extends a :class:`~kronos_quant.model.kv_cache.LayerCache`,
-which is what the fast generation engine uses.
+Self-attention optionally reads and extends a key/value cache: a growing
+:class:`~kronos_quant.model.kv_cache.LayerCache` (the tokenizer's decoder) or the fixed-shape
+:class:`~kronos_quant.model.kv_cache.StaticKVCache` that the generation engine decodes with.
 """
 from __future__ import annotations
 
@@ -10,21 +11,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kronos_quant.model.kv_cache import LayerCache, SharedPrefixCache
+from kronos_quant.model.kv_cache import DecodeStep, LayerCache, SharedPrefixCache, StaticKVCache
 
 
 class RMSNorm(nn.Module):
-    """x * rsqrt(mean(x^2) + eps) * weight, normalised in float32."""
+    """x * rsqrt(mean(x^2) + eps) * weight, normalised in float32 and cast back to x's dtype before the weight.
 
-    def __init__(self, dim: int, eps: float = 1e-5):
+    One fused ``F.rms_norm`` (bit for bit the six-operation formula on float32 input). ``float32_output``
+    skips the cast back, for the norms that feed the sampling heads.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, *, float32_output: bool = False):
         super().__init__()
-        self.eps = eps
+        self.eps = eps  # 1e-5, as in the official blocks
+        self.float32_output = float32_output
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()
-        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return normed.type_as(x) * self.weight
+        if x.dtype == torch.float32:
+            return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
+        normed = F.rms_norm(x.float(), self.weight.shape, eps=self.eps)
+        return (normed if self.float32_output else normed.type_as(x)) * self.weight
+
+
+class Float32Linear(nn.Linear):
+    """nn.Linear that runs in float32 even under autocast: the sampling heads, whose logits set probabilities."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_autocast_enabled(x.device.type):
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
 
 
 class FeedForward(nn.Module):
@@ -38,7 +55,14 @@ class FeedForward(nn.Module):
         self.dropout = nn.Dropout(dropout_p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.w2(F.silu(self.w1(x)) * self.w3(x)))
+        out = self.w2(F.silu(self.w1(x)) * self.w3(x))
+        return self.dropout(out) if self.training else out  # eval: no call at all (one op less per block)
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype a linear layer turns x into: autocast's when it is on, else x's own."""
+    device_type = x.device.type
+    return torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else x.dtype
 
 
 class RotaryEmbedding(nn.Module):
@@ -49,18 +73,23 @@ class RotaryEmbedding(nn.Module):
         inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2).float() / head_dim))
         self.register_buffer("inv_freq", inv_freq)  # persistent: it is a key of the checkpoints
 
-    def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin of shape (T, head_dim) for integer positions (T,)."""
+    def tables(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and signed sin, each (T, head_dim), for integer positions (T,); see :meth:`rotate`."""
         freqs = torch.outer(positions.to(self.inv_freq.dtype), self.inv_freq)  # (T, hd/2)
         angles = torch.cat((freqs, freqs), dim=-1)  # (T, hd)
-        return angles.cos().to(dtype), angles.sin().to(dtype)
+        sin, half = angles.sin(), freqs.shape[-1]
+        return angles.cos().to(dtype), torch.cat((-sin[:, :half], sin[:, half:]), dim=-1).to(dtype)
 
     @staticmethod
-    def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        """x (B, H, T, hd) rotated by angles whose cos/sin broadcast to (T, hd)."""
-        half = x.shape[-1] // 2
-        rotated_half = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-        return x * cos + rotated_half * sin
+    def rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+        """x (B, H, T, hd) rotated by tables that broadcast to (T, hd): ``x * cos + rotate_half(x) * sin``.
+
+        ``rotate_half(x) = cat(-x[half:], x[:half])``; the sign sits in ``signed_sin`` = cat(-sin, sin), so
+        the half swap is one flip of a view (bit for bit the official product: negation is exact).
+        """
+        *lead, head_dim = x.shape
+        swapped = x.view(*lead, 2, head_dim // 2).flip(-2).view(*lead, head_dim)
+        return x * cos + swapped * signed_sin
 
 
 class Attention(nn.Module):
@@ -88,25 +117,40 @@ class Attention(nn.Module):
 
     def project_out(self, heads: torch.Tensor) -> torch.Tensor:
         """Per-head attention output (B, H, T, hd) -> (B, T, d) through out_proj and residual dropout."""
-        return self.resid_dropout(self.out_proj(self.merge_heads(heads)))
+        out = self.out_proj(self.merge_heads(heads))
+        return self.resid_dropout(out) if self.training else out
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
         dropout = self.attn_dropout_p if self.training else 0.0
         return self.project_out(F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=causal))
 
-    def forward(self, x: torch.Tensor, *, cache: LayerCache | SharedPrefixCache | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, cache: LayerCache | SharedPrefixCache | StaticKVCache | None = None,
+                step: DecodeStep | None = None, rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> torch.Tensor:
         """Causal self-attention over x (B, T, d) -> (B, T, d).
 
-        Without a cache the positions are 0..T-1. With a cache, x continues the cached
-        sequence: positions start at ``cache.length`` and the new keys/values are appended.
+        Without a cache the positions are 0..T-1. With a growing cache (``LayerCache``), x continues the
+        cached sequence: positions start at ``cache.length`` and the new keys/values are appended. With a
+        :class:`StaticKVCache`, ``step`` says where the keys go, which slots each query sees and the rotary
+        tables; no shape then depends on how many tokens came before. ``rotary`` (cos, signed sin) tables
+        computed once for all layers replace this layer's own (positions 0..T-1, without a growing cache).
         """
         q, k, v = (self.split_heads(proj(x)) for proj in (self.q_proj, self.k_proj, self.v_proj))
-        start = 0 if cache is None else cache.length
-        positions = torch.arange(start, start + x.shape[1], device=x.device)
-        cos, sin = self.rotary.cos_sin(positions, q.dtype)
-        q, k = self.rotary.rotate(q, cos, sin), self.rotary.rotate(k, cos, sin)
+        if step is not None:
+            rotary = step.cos, step.sin
+        elif rotary is None:
+            start = 0 if cache is None else cache.length
+            rotary = self.rotary.tables(torch.arange(start, start + x.shape[1], device=x.device), q.dtype)
+        q, k = self.rotary.rotate(q, *rotary), self.rotary.rotate(k, *rotary)
         if cache is None:
             return self.attend(q, k, v, causal=True)
+        if isinstance(cache, StaticKVCache):
+            if step is None:
+                raise ValueError("a StaticKVCache needs the DecodeStep that says where the new keys go")
+            cache.write(k, v, step.slots)
+            if step.mask is None:  # prefill: the new tokens are all the cache holds
+                return self.attend(q, k, v, causal=True)
+            return self.project_out(cache.attend(q, step.mask))
         cache.append(k, v)
         return self.project_out(cache.attend(q))
 
@@ -118,8 +162,8 @@ class Attention(nn.Module):
         """
         q = self.split_heads(self.q_proj(query))
         k, v = self.split_heads(self.k_proj(memory)), self.split_heads(self.v_proj(memory))
-        cos, sin = self.rotary.cos_sin(torch.arange(query.shape[1], device=query.device), q.dtype)
-        q, k = self.rotary.rotate(q, cos, sin), self.rotary.rotate(k, cos, sin)
+        rotary = self.rotary.tables(torch.arange(query.shape[1], device=query.device), q.dtype)
+        q, k = self.rotary.rotate(q, *rotary), self.rotary.rotate(k, *rotary)
         return self.attend(q, k, v, causal=causal)
 
 
@@ -134,6 +178,8 @@ class TransformerBlock(nn.Module):
         self.norm2 = RMSNorm(d_model)
         self.ffn = FeedForward(d_model, ff_dim, ffn_dropout_p)
 
-    def forward(self, x: torch.Tensor, *, cache: LayerCache | SharedPrefixCache | None = None) -> torch.Tensor:
-        x = x + self.self_attn(self.norm1(x), cache=cache)
+    def forward(self, x: torch.Tensor, *, cache: LayerCache | SharedPrefixCache | StaticKVCache | None = None,
+                step: DecodeStep | None = None, rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> torch.Tensor:
+        x = x + self.self_attn(self.norm1(x), cache=cache, step=step, rotary=rotary)
         return x + self.ffn(self.norm2(x))

@@ -104,7 +104,8 @@ class _OrderedCoarseVocab:
     ``ID_FREE`` (methods that never see coarse ids), else this raises rather than silently mixing id spaces.
     """
 
-    ID_FREE = frozenset({"trunk", "new_caches", "new_dependency_cache", "cache_context", "parameters", "config"})
+    ID_FREE = frozenset({"trunk", "new_caches", "new_dependency_cache", "cache_context", "rotary_tables",
+                         "parameters", "config"})
 
     def __init__(self, model: Kronos, order: torch.Tensor):
         self._model, self._order = model, order
