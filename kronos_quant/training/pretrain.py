@@ -13,6 +13,10 @@ run is reused (``cache: true``) and an interrupted one continued (``resume: true
 
     <key>/tokenizer/best/  <key>/predictor/best/   from_pretrained folders
     <key>/model_card.json  <key>/model_card.md     what was trained on, and how it went
+
+Under torchrun every rank draws the same windows and trains on its interleaved share, so DDP
+equals one process with the same global batch, with one exception: the tokenizer's BSQ codebook
+entropy (``gamma``) is a statistic of each rank's own batch, not of the global one.
 """
 from __future__ import annotations
 
