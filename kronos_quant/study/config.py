@@ -300,9 +300,15 @@ def study_config_from_dict(raw: Mapping, *, short: bool = False) -> StudyConfig:
     """Build a validated :class:`StudyConfig` from a YAML mapping (placeholders already expanded)."""
     raw = dict(raw)
     short_section = raw.pop("short", None) or {}
+    if not isinstance(short_section, Mapping):
+        raise ValueError(f"short must be a mapping of the keys to override in --short mode, got {short_section!r}")
     from kronos_quant.study.registry import import_signal_modules
 
-    import_signal_modules(raw.pop("signal_modules", None))
+    modules = raw.pop("signal_modules", None)
+    if isinstance(modules, str) or (modules is not None and not isinstance(modules, (list, tuple))):
+        raise ValueError(f"signal_modules must be a list of module paths, e.g. [kronos_quant.factors.study_signal], "
+                         f"got {modules!r}")
+    import_signal_modules(modules)
     if short:
         raw = deep_merge(raw, short_section)
     known = {f.name for f in dataclasses.fields(StudyConfig)}

@@ -59,6 +59,18 @@ def test_bad_windows_and_roll_steps(tmp_path, windows, message):
         study_config_from_dict(study_dict("/nowhere", tmp_path, **windows))
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("short", ["windows"], r"short must be a mapping"),
+    ("signal_modules", "kronos_quant.factors.study_signal", r"signal_modules must be a list of module paths"),
+    ("windows", ["2020-01-02"], r"windows must be a mapping, got list"),
+])
+def test_sections_of_the_wrong_shape_are_named(tmp_path, key, value, message):
+    raw = study_dict("/nowhere", tmp_path)
+    raw[key] = value
+    with pytest.raises(ValueError, match=message):
+        study_config_from_dict(raw, short=True)
+
+
 def test_a_window_section_without_its_dates_names_them(tmp_path):
     raw = study_dict("/nowhere", tmp_path)
     del raw["windows"]["train"], raw["windows"]["test_end"]
