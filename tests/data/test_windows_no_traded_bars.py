@@ -34,7 +34,7 @@ def test_other_all_nan_fields_are_named():
 
 
 def test_a_segment_without_windows_is_empty_not_a_crash():
-    values, calendar, instruments = _panel(days=8)
+    values, calendar, instruments = _panel(days=3)  # 9 traded bars in all: fewer than one lookback
     windows = build_windows(values, calendar, instruments, lookback=10, horizon=3, with_targets=True)
     assert len(windows) == 0 and windows.x.shape == (0, 10, 6) and windows.y.shape == (0, 3, 6)
     good = build_windows(*_panel(), lookback=10, horizon=3, with_targets=True)
