@@ -54,7 +54,7 @@ def forecast_windows(tokenizer: KronosTokenizer, model: Kronos, x, x_stamp, y_st
     count = _check_inputs(bars, x_stamps, y_stamps, config, uniforms, clip)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     paths = np.empty((count, config.sample_count, config.pred_len, len(FEATURE_COLUMNS)), dtype=np.float32)
-    plan = plan_chunks([len(window) for window in bars], model, config, memory_budget_gb)
+    plan = plan_chunks([len(window) for window in bars], model, config, memory_budget_gb, tokenizer=tokenizer)
     for rows in tqdm(plan, desc="Kronos forecast", unit="chunk", disable=not progress):
         lookback = np.stack([bars[i] for i in rows]).astype(np.float64)  # (B, L, 6)
         scale = fit_scale(lookback)  # (B, 1, 6), this chunk's lookbacks only
