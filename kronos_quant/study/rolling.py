@@ -29,9 +29,11 @@ from qlib.model.trainer import TrainerR
 from qlib.utils import hash_args
 from qlib.workflow import R
 from qlib.workflow.task.collect import RecorderCollector
+from qlib.utils import init_instance_by_config
 from qlib.workflow.task.gen import RollingGen, handler_mod, task_generator
-from qlib.workflow.task.utils import replace_task_handler_with_cache
 
+from kronos_quant.io_utils import atomic_write
+from kronos_quant.model.checkpoint import sha256_of
 from kronos_quant.safe_pickle import RestrictedUnpickler
 from kronos_quant.study.config import ROLL_STEPS, StudyConfig
 from kronos_quant.study.registry import SignalSpec
@@ -74,8 +76,34 @@ def window_tasks(config: StudyConfig, spec: SignalSpec) -> list[dict]:
     if spec.cache_handler:  # Qlib's handler cache: compute the features once for all windows
         cache_dir = Path(config.output_dir) / "handler_cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tasks = [replace_task_handler_with_cache(task, cache_dir) for task in tasks]
+        tasks = [cache_task_handler(task, cache_dir) for task in tasks]
     return tasks
+
+
+def cache_task_handler(task: dict, cache_dir: Path) -> dict:
+    """Qlib's ``replace_task_handler_with_cache`` (same file name, so task hashes are unchanged), crash-safe.
+
+    Qlib writes the pickle in place and reuses any file that exists, so an interrupt while writing (minutes
+    for Alpha158 on CSI300) left a truncated handler that every rerun failed to load. Here the pickle is
+    written through a temporary file, and a ``.sha256`` beside it is written last; a pickle without a
+    matching one (interrupted, edited, or from an older version) is built again.
+    """
+    task = copy.deepcopy(task)
+    handler = task["dataset"]["kwargs"]["handler"]
+    if not isinstance(handler, dict):
+        return task
+    path = Path(cache_dir) / f"{handler['class']}.{hash_args(handler)[:10]}.pkl"
+    marker = path.with_name(path.name + ".sha256")
+    if not (path.is_file() and marker.is_file() and marker.read_text().strip() == sha256_of(path)):
+        if path.exists():
+            logger.warning("handler cache %s has no matching %s (interrupted, edited or older); building it again",
+                           path, marker.name)
+        built = init_instance_by_config(handler)
+        atomic_write(path, lambda temporary: built.to_pickle(temporary, dump_all=True))
+        digest = sha256_of(path)
+        atomic_write(marker, lambda temporary: Path(temporary).write_text(digest))
+    task["dataset"]["kwargs"]["handler"] = f"file://{path}"
+    return task
 
 
 def _clip_to_span(tasks: list[dict], config: StudyConfig, generator: RollingGen) -> list[dict]:
