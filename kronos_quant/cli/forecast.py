@@ -105,16 +105,16 @@ def warn_on_bar_freq_mismatch(times: pd.Series, checkpoints: dict[str, str]) -> 
     from kronos_quant.model.checkpoint import read_bar_freq
 
     csv_freq = infer_bar_freq(times)
-    warnings = []
+    messages = []
     for network, location in checkpoints.items():
         trained = read_bar_freq(location) if Path(location).is_dir() else None
         if csv_freq is None or trained is None or same_bar_freq(csv_freq, trained):
             continue
-        warnings.append(f"the {network} {location} was trained on {trained} bars but the CSV's bars are {csv_freq} "
+        messages.append(f"the {network} {location} was trained on {trained} bars but the CSV's bars are {csv_freq} "
                         "apart: expect inconsistent OHLC and wild paths; use a checkpoint trained on "
                         f"{csv_freq} bars (or an official one, trained on many frequencies)")
-        logger.warning(warnings[-1])
-    return warnings
+        logger.warning(messages[-1])
+    return messages
 
 
 def _check_args(args: argparse.Namespace) -> None:
