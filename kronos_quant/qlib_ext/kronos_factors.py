@@ -155,8 +155,9 @@ def train_fold(config: KronosFactorConfig, fold: Fold, digest: DataDigest) -> tu
     folder = Path(config.work_dir).expanduser().resolve() / "models" / f"{fold.name}_{key_digest(spec)[:16]}"
     done = folder / "done.json"
     if done.is_file():
-        paths = json.loads(done.read_text())
-        return paths["tokenizer"], paths["predictor"]
+        paths = _finished_fold(done)
+        if paths is not None:
+            return paths["tokenizer"], paths["predictor"]
     began = time.perf_counter()
     train = _span_arrays(config, fold.train)
     valid = _span_arrays(config, (fold.valid,))
@@ -172,6 +173,23 @@ def train_fold(config: KronosFactorConfig, fold: Fold, digest: DataDigest) -> tu
     atomic_write(done, lambda path: Path(path).write_text(json.dumps(paths, indent=1)))  # never half a done.json
     logger.info("fold %s: trained on %d windows in %.1f s", fold.name, len(train), paths["seconds"])
     return paths["tokenizer"], paths["predictor"]
+
+
+def _finished_fold(done: Path) -> dict | None:
+    """The fold's ``done.json`` when it is readable and its checkpoint dirs hold weights; else None (logged:
+    the fold is trained again rather than failing or serving a model that is not there)."""
+    try:
+        paths = json.loads(done.read_text())
+        dirs = [Path(paths["tokenizer"]), Path(paths["predictor"])]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        logger.warning("%s is unreadable (%s: edited or truncated); training the fold again", done, type(err).__name__)
+        return None
+    missing = [str(d) for d in dirs if not (d / WEIGHTS_NAME).is_file() or not (d / CONFIG_NAME).is_file()]
+    if missing:
+        logger.warning("%s names checkpoints without weights or config (%s); training the fold again", done,
+                       ", ".join(missing))
+        return None
+    return paths
 
 
 def _span_arrays(config: KronosFactorConfig, spans):

@@ -58,3 +58,20 @@ def test_an_interrupted_cache_fill_resumes_to_the_uninterrupted_features(tiny_ma
     resumed = kf.kronos_features(config, *ROWS)
     assert scored[0] not in rescored and scored[1] not in rescored and len(rescored) >= 2  # only the rest is scored
     pd.testing.assert_frame_equal(resumed, uninterrupted, check_exact=True)
+
+
+def test_a_truncated_fold_record_retrains_the_fold_instead_of_failing(tiny_market, init_qlib, tmp_path, caplog):
+    import kronos_quant.qlib_ext.kronos_factors as kf
+    from kronos_quant.factors.config import KronosFactorConfig
+
+    init_qlib(tiny_market)
+    rows = ("2021-07-01", "2021-08-31")
+    config = KronosFactorConfig.from_mapping({**TINY, "provider_uri": str(tiny_market), "work_dir": str(tmp_path)})
+    first = kf.kronos_features(config, *rows)
+    (done,) = (tmp_path / "models").glob("*/done.json")
+    done.write_text(done.read_text()[:25])  # an interrupted write of an older version
+    shutil.rmtree(tmp_path / "cache")
+    with caplog.at_level("WARNING", logger="kronos_quant.qlib_ext.kronos_factors"):
+        again = kf.kronos_features(config, *rows)
+    assert "training the fold again" in caplog.text
+    pd.testing.assert_frame_equal(again, first, check_exact=True)  # seeded CPU training: the same model again
