@@ -207,7 +207,8 @@ def check_forecast_pair(valid: tuple, test: tuple, horizons) -> None:
     the largest evaluated horizon."""
     for name, (index, paths, _) in (("valid", valid), ("test", test)):
         if len(index) == 0:
-            raise ValueError(f"the {name} forecasts are empty; forecast the {name} segment on a provider that covers it")
+            raise ValueError(f"the {name} forecasts are empty; forecast the {name} segment on a provider that "
+                             "covers it")
         if paths.ndim != 4 or paths.shape[-1] != 6:
             raise ValueError(f"the {name} paths have shape {paths.shape}; expected (N, P, H, 6) from forecast_segment")
     valid_h, test_h = valid[1].shape[2], test[1].shape[2]

@@ -188,7 +188,8 @@ class BacktestSettings:
                              f"lie in [{MIN_COST_BP:g}, {MAX_COST_BP:g}]; 0.002 would be a fraction, 2000 a 20 % cost")
         object.__setattr__(self, "cost_bp", cost)
         if isinstance(self.cost_grid_bp, (str, bytes)) or not isinstance(self.cost_grid_bp, (list, tuple)):
-            raise ValueError(f"backtest.cost_grid_bp must be a list of round-trip costs in bp, got {self.cost_grid_bp!r}")
+            raise ValueError(f"backtest.cost_grid_bp must be a list of round-trip costs in bp, got "
+                             f"{self.cost_grid_bp!r}")
         grid = tuple(_number(c, "backtest.cost_grid_bp") for c in self.cost_grid_bp)
         if not grid or any(not 0 <= c <= MAX_COST_BP for c in grid):
             raise ValueError(f"backtest.cost_grid_bp must be a non-empty list of bp in [0, {MAX_COST_BP:g}], "

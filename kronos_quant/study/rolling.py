@@ -11,8 +11,8 @@ Resume: a finished window's recorder is tagged with the hash of its task; a reru
 whose recorder finished (``TrainerR``'s end_train tag) with the same task hash, so an interrupted study
 continues from its last finished window (the interrupted window's recorder is ended FAILED or KILLED and
 trained again from scratch). The output folder's settings digest (:mod:`kronos_quant.study.preflight`)
-keeps a rerun with other settings or data from resuming at all. Windows run in date order because a warm start finetunes the
-previous window's model.
+keeps a rerun with other settings or data from resuming at all. Windows run in date order because a warm
+start finetunes the previous window's model.
 
 Several machines: replace ``TrainerR`` by ``TrainerRM`` (MongoDB task pool); see ``studies/README.md``.
 """

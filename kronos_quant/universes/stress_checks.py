@@ -110,7 +110,8 @@ def check_stress_inputs(config) -> None:
     universe_file = provider / "instruments" / f"{config.universe.lower()}.txt"
     if not universe_file.is_file():
         known = sorted(p.stem for p in (provider / "instruments").glob("*.txt"))
-        raise ValueError(f"universe {config.universe!r}: {universe_file} does not exist; set universe to one of {known}")
+        raise ValueError(f"universe {config.universe!r}: {universe_file} does not exist; set universe to one of "
+                         f"{known}")
     if config.benchmark is not None:
         benchmark_file = provider / "features" / config.benchmark.lower() / "close.day.bin"
         if not benchmark_file.is_file():

@@ -47,8 +47,9 @@ def test_an_interrupted_study_resumes_to_the_uninterrupted_result(tiny_market, t
     statuses = {rec.list_tags().get("study_window"): rec.status
                 for rec in R.get_exp(experiment_name=config.experiment("kronos")).list_recorders().values()}
     assert statuses.get(first) == "FINISHED" and "FINISHED" not in [s for w, s in statuses.items() if w != first]
+    finished = {recorder.info["id"] for recorder, _ in finished_windows(config.experiment("kronos")).values()}
     stopped = [rec for rec in R.get_exp(experiment_name=config.experiment("kronos")).list_recorders().values()
-               if rec.info["id"] not in {r.info["id"] for r, _ in finished_windows(config.experiment("kronos")).values()}]
+               if rec.info["id"] not in finished]
     assert {rec.status for rec in stopped} == {"KILLED" if interrupt is KeyboardInterrupt else "FAILED"}
 
     monkeypatch.setattr(KronosStudyModel, "predict", original)
