@@ -19,7 +19,7 @@ def test_encode_rejects_bars_of_another_width():
     assert tokenizer.encode(torch.zeros(2, 8, 5))[0].shape == (2, 8)
 
 
-def test_predictor_with_a_five_column_tokenizer_says_so(tmp_path):
+def test_predictor_with_a_five_column_tokenizer_says_so():
     from kronos_quant import KronosPredictor
 
     torch.manual_seed(0)
