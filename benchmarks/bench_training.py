@@ -9,6 +9,17 @@
 no compile. Both run the predictor loss ((CE(s1) + CE(s2)) / 2, teacher forcing) on random tokens
 with random weights. Reports tokens/s, the ratio, and on CUDA the MFU
 (6 x parameters x tokens/s / peak bf16 dense FLOP/s, H200 ~989 TFLOP/s).
+
+Against this machine's own limit (issue 20)::
+
+    python benchmarks/bench_training.py --preset configs/pretrain_cpu.yaml --threads 2
+
+measures in one run a large float32 matmul's GFLOP/s (the practical peak), then the preset's
+predictor training step (eager / torch.compile, foreach / fused AdamW, with and without the frozen
+tokenizer that the real trainer runs every step): tokens/s and achieved GFLOP/s, where the FLOPs
+of a step are counted by torch's FlopCounterMode (forward + backward matmuls, attention included)
+and also given by the 6 x N (non-embedding) + 12 x layers x d_model x T per-token formula.
+Prints one JSON line per variant.
 """
 from __future__ import annotations
 
@@ -94,6 +105,112 @@ def peak_flops(device: torch.device) -> float | None:
     return next((value for key, value in PEAK_BF16_FLOPS.items() if key in name), None)
 
 
+def matmul_gflops(device: torch.device, *, size: int = 2048, repeats: int = 10) -> float:
+    """Median GFLOP/s of a (size x size) @ (size x size) float32 matmul: the practical peak."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(device)
+    b = torch.randn(size, size, generator=generator).to(device)
+    torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return 2 * size ** 3 / statistics.median(times) / 1e9
+
+
+def formula_flops_per_token(config, tokens: int) -> float:
+    """6 x non-embedding parameters + 12 x layers x d_model x T (attention scores and values, fwd + bwd)."""
+    model = Kronos(config)
+    embedding = sum(p.numel() for name, p in model.named_parameters() if "embed" in name)
+    non_embedding = sum(p.numel() for p in model.parameters()) - embedding
+    return 6 * non_embedding + 12 * config.n_layers * config.d_model * tokens
+
+
+def counted_step_flops(step) -> int:
+    """FLOPs of one call of ``step`` as torch's FlopCounterMode counts them (matmuls, attention)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return counter.get_total_flops()
+
+
+def build_preset_step(config, *, tokenizer_config, batch_size: int, tokens: int, compile_model: bool,
+                      fused: bool, with_tokenizer: bool, device: torch.device):
+    """One optimizer step of the pretraining predictor on random bars (optionally tokenised every step)."""
+    from kronos_quant.model import KronosTokenizer
+    from kronos_quant.training.fit import PredictorObjective
+
+    torch.manual_seed(0)
+    model = Kronos(config).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, **({"fused": True} if fused else {"foreach": True}))
+    step_model = torch.compile(model) if compile_model else model
+    s1, s2, stamp = make_batch(batch_size, tokens, 2 ** config.s1_bits, device)
+    objective = PredictorObjective(KronosTokenizer(tokenizer_config).to(device)) if with_tokenizer else None
+    bars = torch.randn(batch_size, tokens + 1, 6, device=device)
+
+    def step() -> None:
+        if objective is not None:
+            loss = objective(step_model, bars, stamp).total
+        else:
+            loss = predictor_loss(step_model, s1, s2, stamp).total
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
+def preset_report(args) -> None:
+    """The issue-20 figures: matmul peak, then each variant's tokens/s and achieved GFLOP/s (JSON lines)."""
+    import json
+    import os
+
+    from kronos_quant.model.config import TokenizerConfig
+    from kronos_quant.model.kronos import KronosConfig
+    from kronos_quant.training.pretrain_config import load_pretrain_config
+
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset = load_pretrain_config(args.preset)
+    config = KronosConfig.from_dict(dict(preset.predictor.model))
+    tokenizer_config = TokenizerConfig.from_dict(dict(preset.tokenizer.model))
+    tokens = args.tokens or preset.lookback + preset.horizon  # the predictor's input tokens per window
+    batch_size = args.batch or preset.predictor.batch_size
+    load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
+    peak = matmul_gflops(device)
+    n_params = sum(p.numel() for p in Kronos(config).parameters())
+    print(json.dumps({"what": "matmul_fp32", "gflops": round(peak, 1), "threads": torch.get_num_threads(),
+                      "loadavg": load}))
+    formula = formula_flops_per_token(config, tokens)
+    variants = {"eager": dict(compile_model=False, fused=False, with_tokenizer=False),
+                "eager_fused": dict(compile_model=False, fused=True, with_tokenizer=False),
+                "compiled": dict(compile_model=True, fused=False, with_tokenizer=False),
+                "compiled_fused": dict(compile_model=True, fused=True, with_tokenizer=False),
+                "trainer_with_tokenizer": dict(compile_model=False, fused=False, with_tokenizer=True)}
+    for name in args.variants.split(","):
+        step = build_preset_step(config, tokenizer_config=tokenizer_config, batch_size=batch_size, tokens=tokens,
+                                 device=device, **variants[name])
+        seconds = time_variants({name: step}, device=device, steps=args.steps, warmup=args.warmup)[name]
+        counted = counted_step_flops(step) if "compiled" not in name else None
+        rate = batch_size * tokens / seconds
+        row = {"what": name, "parameters": n_params, "batch": batch_size, "tokens": tokens,
+               "ms_per_step": round(seconds * 1e3, 1), "tokens_per_s": round(rate),
+               "gflops_formula": round(rate * formula / 1e9, 2),
+               "pct_of_matmul_peak_formula": round(100 * rate * formula / 1e9 / peak, 1),
+               "threads": torch.get_num_threads(), "loadavg": open("/proc/loadavg").read().split()[:3]}
+        if counted:
+            row.update(gflops_counted=round(counted / seconds / 1e9, 2),
+                       pct_of_matmul_peak_counted=round(100 * counted / seconds / 1e9 / peak, 1))
+        print(json.dumps(row), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -102,7 +219,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--compile", action="store_true", help="torch.compile the trainer variant")
+    parser.add_argument("--preset", default=None, help="a pretraining YAML: report against the matmul peak")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    parser.add_argument("--variants", default="eager,eager_fused,compiled,compiled_fused,trainer_with_tokenizer",
+                        help="with --preset: comma-separated variants to time")
     args = parser.parse_args()
+    if args.preset is not None:
+        args.batch = args.batch if args.batch != 16 else None
+        args.tokens = args.tokens if args.tokens != 100 else None
+        preset_report(args)
+        return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = torch.device(args.device)
     config = predictor_config("small")
