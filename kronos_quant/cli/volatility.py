@@ -54,6 +54,10 @@ def register(subparsers) -> None:
 def _data(args):
     from kronos_quant.qlib_ext.volatility_study import StudyData
 
+    for option in ("every", "max_steps", "refit_every"):
+        value = getattr(args, option, None)
+        if value is not None and value < 1:
+            raise ValueError(f"--{option.replace('_', '-')} must be >= 1, got {value}")
     return StudyData(provider_uri=args.provider, lookback=args.lookback, horizon=args.horizon)
 
 
@@ -144,6 +148,7 @@ def run_evaluate(args) -> int:
 
     start = time.time()
     files = {segment: paths_file(args.out, segment, args.temperature) for segment in ("valid", "test")}
+    _data(args)  # the shared options' checks
     check_forecast_files(files, args)
     init_qlib_provider(args.provider)
     config = VolEvalConfig(baselines=BaselineConfig(refit_every=args.refit_every))

@@ -106,3 +106,15 @@ def test_forecast_pairs_that_cannot_be_evaluated_together(tmp_path):
     with pytest.raises(ValueError, match="the test forecasts are empty"):
         check_forecast_pair(load["v20"], load["empty"], horizons)
     check_forecast_pair(load["v10"], load["t10"], (1, 5, 10))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--every", "0"], "--every must be >= 1, got 0"),
+    (["train", "--max-steps", "0"], "--max-steps must be >= 1, got 0"),
+    (["forecast", "--segment", "valid", "--every", "0"], "--every must be >= 1, got 0"),
+    (["evaluate", "--refit-every", "0"], "--refit-every must be >= 1, got 0"),
+])
+def test_non_positive_step_options_are_refused(tiny_market, tmp_path, capsys, argv, message):
+    _fake_trained(tmp_path / "vol")
+    err = _run(capsys, *argv, "--provider", str(tiny_market), "--out", str(tmp_path / "vol"))
+    assert message in err
