@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_WORKFLOW = "workflows/demo.yaml"
+EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl-C (128 + SIGINT)
 
 
 def register(subparsers) -> None:
@@ -46,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     if not (provider / "calendars" / "day.txt").is_file():
         logger.info("no market at %s: generating the synthetic market", provider)
         ensure_synthetic_market(provider)
-    recorder = run_workflow(args.workflow, experiment_name=args.experiment, provider_dir=provider)
+    try:
+        recorder = run_workflow(args.workflow, experiment_name=args.experiment, provider_dir=provider)
+    except KeyboardInterrupt:  # run_workflow marked the run KILLED; a rerun starts a new run from scratch
+        sys.stderr.write("kronos-quant demo: interrupted; the run is marked KILLED (report skips it). Rerun "
+                         "`kronos-quant demo` to start a fresh run.\n")
+        return EXIT_INTERRUPTED
     summary = summarize_recorder(recorder)
     artifacts = artifact_dir(recorder)
     print(format_summary(summary))

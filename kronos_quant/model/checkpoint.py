@@ -69,6 +69,22 @@ def check_checkpoint_dir(folder: Path) -> Path:
     return folder
 
 
+def hub_download_command(hub_id: str, local_dir: str) -> str:
+    """The shell command that downloads ``hub_id`` into ``local_dir`` with the installed huggingface_hub.
+
+    huggingface_hub >= 1.0 installs the ``hf`` command (``huggingface-cli`` is gone); older ones only
+    ``huggingface-cli``.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major = int(version("huggingface_hub").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        major = 1
+    tool = "hf" if major >= 1 else "huggingface-cli"
+    return f"{tool} download {hub_id} --local-dir {local_dir}"
+
+
 def _snapshot_from_hub(hub_id: str, revision: str | None, cache_dir, local_files_only: bool | None) -> Path:
     from huggingface_hub import snapshot_download
 
@@ -89,7 +105,7 @@ def _snapshot_from_hub(hub_id: str, revision: str | None, cache_dir, local_files
         f"Could not find Kronos checkpoint {hub_id!r}: no local folder {Path(hub_id).absolute()}, not in the "
         f"Hugging Face cache, and it could not be downloaded "
         f"({type(reason).__name__}: {reason}).\nFix: on a machine with internet run\n"
-        f"    huggingface-cli download {hub_id} --local-dir ./checkpoints/{name}\n"
+        f"    {hub_download_command(hub_id, f'./checkpoints/{name}')}\n"
         f"copy that folder here and pass its path (./checkpoints/{name}), or copy the hub cache into "
         f"$HF_HOME / cache_dir. kronos-quant never substitutes random weights.") from None
 

@@ -22,6 +22,7 @@ range, so the bars a model trains on stay the ones the user loaded. Segments are
 """
 from __future__ import annotations
 
+import difflib
 import logging
 
 import numpy as np
@@ -57,6 +58,9 @@ class KronosDataset(DatasetH):
         check_segments(segments)
         super().__init__(handler, segments, **kwargs)
         check_processors(self.handler)
+        for name, value in self.segments.items():  # before any model trains on this dataset
+            if isinstance(value, (list, tuple)):
+                _within_data(name, pd.Timestamp(value[0]), pd.Timestamp(value[1]))
 
     def prepare(self, segments, col_set=None, data_key=DataHandlerLP.DK_I, mode: str | None = None, **kwargs):
         """KronosWindows for a segment name or slice (no col_set), else DatasetH.prepare."""
@@ -126,6 +130,11 @@ def check_segments(segments: dict) -> None:
     """Each (start, end) a valid date range, and train ending before valid and test start (no look-ahead)."""
     if not isinstance(segments, dict):
         raise TypeError(f"segments must be a dict like {{'test': ('2023-07-01', '2024-06-13')}}, got {segments!r}")
+    for name in segments:  # a misspelt "tset" would otherwise fail only at predict time, after training
+        close = difflib.get_close_matches(str(name), ("train", "valid", "test"), n=1, cutoff=0.7)
+        if close and name != close[0]:
+            raise ValueError(f"segment {name!r}: did you mean {close[0]!r}? (the records and KronosModel.fit read "
+                             "'train', 'valid' and 'test')")
     ranges = {name: value for name, value in segments.items() if isinstance(value, (list, tuple))}
     for name in ("valid", "test"):
         if "train" in ranges and name in ranges:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kronos_quant.qlib_ext.records import signal_results, try_load, with_decay_labels
 from kronos_quant.research.report_data import SignalResult
+from kronos_quant.safe_pickle import ObjectUnpickler
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,52 @@ def _run_name(recorder, taken: set, experiment: str) -> str:
 
 
 def recorded_provider(recorder) -> str | None:
-    """``qlib_init.provider_uri`` of the workflow config qrun saved in the recorder (None if absent)."""
-    config = try_load(recorder, "config")
+    """``qlib_init.provider_uri`` of the workflow config saved in the recorder (None if absent).
+
+    ``run_workflow`` saves the config as data. Plain ``qrun`` saves it after ``task_train`` filled
+    ``<MODEL>``/``<DATASET>`` with the live objects, which the data-only unpickler refuses; such a
+    config is rebuilt with :class:`ObjectUnpickler` (objects recreated, never called) to read the one
+    string, and when even that fails the provider is unknown (pass ``--provider-uri``).
+    """
+    try:
+        config = try_load(recorder, "config")
+    except ValueError:
+        try:
+            config = try_load(recorder, "config", ObjectUnpickler)
+        except Exception as err:  # a config we cannot read must not stop a report; say why
+            logger.warning("could not read the workflow config saved in run %s (%s); its provider is unknown",
+                           recorder.id, err)
+            return None
     provider = (config or {}).get("qlib_init", {}).get("provider_uri") if isinstance(config, dict) else None
     return provider if isinstance(provider, str) else None
+
+
+def has_predictions(recorder) -> bool:
+    """Whether the run holds ``pred.pkl`` (a run interrupted or failed before SignalRecord does not)."""
+    try:
+        return "pred.pkl" in recorder.list_artifacts()
+    except Exception as err:  # an unreadable artifact store: treat the run as incomplete, say why
+        logger.warning("could not list the artifacts of run %s (%s)", recorder.id, err)
+        return False
+
+
+def complete_runs(recorders: dict, wanted: list, experiment: str, *, explicit: bool) -> list:
+    """``wanted`` without runs that lack ``pred.pkl`` (each named in a warning); an explicitly asked-for
+    run without predictions, or no complete run at all, is a ValueError."""
+    complete, skipped = [], []
+    for run_id in wanted:
+        (complete if has_predictions(recorders[run_id]) else skipped).append(run_id)
+    for run_id in skipped:
+        status = getattr(recorders[run_id], "status", "?")
+        if explicit:
+            raise ValueError(f"run {run_id} of experiment {experiment!r} (status {status}) has no pred.pkl: it was "
+                             "interrupted or failed before SignalRecord; rerun the workflow or pick another --run")
+        logger.warning("skipping run %s of experiment %s (status %s): no pred.pkl (interrupted or failed)", run_id,
+                       experiment, status)
+    if not complete:
+        raise ValueError(f"experiment {experiment!r} has no run with predictions (pred.pkl) yet: every run was "
+                         "interrupted or failed; rerun the workflow (e.g. kronos-quant demo)")
+    return complete
 
 
 def add_ic_decay(results: list[SignalResult], max_horizon: int, *, uri: str, provider_uri=None,
@@ -98,7 +141,8 @@ def load_runs(experiment: str, run_ids=None, *, uri: str | None = None, latest: 
               taken: set | None = None, decay_horizons: int = 0, provider_uri=None) -> list[SignalResult]:
     """One :class:`SignalResult` per run (all runs of ``experiment`` when ``run_ids`` is empty).
 
-    ``latest`` keeps only the experiment's most recent run. Signals are named after the recorder
+    ``latest`` keeps only the experiment's most recent run with predictions; runs without ``pred.pkl``
+    (interrupted or failed) are skipped with a warning, or a ValueError when asked for by id. Signals are named after the recorder
     (qrun's default recorder name becomes the experiment name), made unique with the run id against
     ``taken`` (share one set across calls to combine experiments in one report). A run with
     ``pred_raw.pkl`` adds ``<name>_raw``. ``decay_horizons`` > 0 adds IC decay (see :func:`add_ic_decay`).
@@ -115,11 +159,12 @@ def load_runs(experiment: str, run_ids=None, *, uri: str | None = None, latest: 
             raise ValueError(f"experiment {experiment!r} not found under {uri}; check --experiment/--uri") from err
         recorders = exp.list_recorders()
         wanted = list(run_ids) if run_ids else sorted(recorders)
-        if latest and not run_ids and wanted:
-            wanted = [max(wanted, key=lambda run: str(getattr(recorders[run], "start_time", "")))]
         unknown = [run for run in wanted if run not in recorders]
         if unknown:
             raise ValueError(f"runs {unknown} not in experiment {experiment!r}; available: {sorted(recorders)}")
+        wanted = complete_runs(recorders, wanted, experiment, explicit=bool(run_ids))
+        if latest and not run_ids:
+            wanted = [max(wanted, key=lambda run: str(getattr(recorders[run], "start_time", "")))]
         results, providers, taken = [], [], set() if taken is None else taken
         for run_id in wanted:
             recorder = recorders[run_id]

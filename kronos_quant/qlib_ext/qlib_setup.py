@@ -19,10 +19,25 @@ logger = logging.getLogger(__name__)
 PROVIDER_DEFAULTS = {"region": "cn", "kernels": 1, "expression_cache": None, "dataset_cache": None}
 
 
-def mlflow_exp_manager(uri: str, default_experiment: str = "Experiment") -> dict:
-    """Qlib's ``exp_manager`` config for an MLflow tracking store at ``uri`` (sqlite:///... or file:...)."""
-    return {"class": "MLflowExpManager", "module_path": "qlib.workflow.expm",
-            "kwargs": {"uri": uri, "default_exp_name": default_experiment}}
+def mlflow_exp_manager(uri: str, default_experiment: str = "Experiment", artifact_root=None) -> dict:
+    """The ``exp_manager`` config of an MLflow tracking store at ``uri`` (sqlite:///... or file:...).
+
+    :class:`~kronos_quant.qlib_ext.exp_manager.KronosExpManager`: Qlib's manager, except that it never
+    writes a lock file relative to the working directory. ``artifact_root``: the folder new experiments
+    keep their run artifacts in; a database store (sqlite) otherwise puts them under ``./mlruns`` of
+    the *working directory*, wherever the store is.
+    """
+    kwargs = {"uri": uri, "default_exp_name": default_experiment}
+    if artifact_root is not None:
+        kwargs["artifact_root"] = str(Path(artifact_root).expanduser().resolve())
+    return {"class": "KronosExpManager", "module_path": "kronos_quant.qlib_ext.exp_manager", "kwargs": kwargs}
+
+
+def default_tracking_uri() -> str:
+    """Qlib's default store (``file:<working directory when qlib was imported>/mlruns``)."""
+    from qlib.config import _default_config  # qlib exposes its defaults only under this name
+
+    return _default_config["exp_manager"]["kwargs"]["uri"]
 
 
 def check_provider(provider_uri: str | os.PathLike) -> Path:
@@ -46,7 +61,8 @@ def current_provider() -> Path | None:
 
 
 def init_qlib(config: Mapping | None = None, *, provider_uri: str | os.PathLike | None = None,
-              tracking_uri: str | None = None, default_experiment: str = "Experiment", reuse: bool = False) -> None:
+              tracking_uri: str | None = None, default_experiment: str = "Experiment", reuse: bool = False,
+              artifact_root: str | os.PathLike | None = None) -> None:
     """``qlib.init`` with ``config`` (a workflow's ``qlib_init`` mapping) plus overrides.
 
     Args:
@@ -54,6 +70,8 @@ def init_qlib(config: Mapping | None = None, *, provider_uri: str | os.PathLike 
         provider_uri: replaces ``config["provider_uri"]``; must be a Qlib data dir.
         tracking_uri: an MLflow store for ``exp_manager`` (replaces the config's); runs started without an
             experiment name land in ``default_experiment``.
+        artifact_root: with ``tracking_uri``, the folder new experiments keep artifacts in (see
+            :func:`mlflow_exp_manager`); a sqlite store's default is ``./mlruns`` of the working directory.
         reuse: keep a live session instead: when qlib is already initialised on the same provider
             (or on any provider when none is asked for), nothing happens. Re-initialising drops an
             active recorder, so callers inside a running experiment pass ``reuse=True``.
@@ -63,8 +81,10 @@ def init_qlib(config: Mapping | None = None, *, provider_uri: str | os.PathLike 
     kwargs = dict(config) if config is not None else dict(PROVIDER_DEFAULTS)
     if provider_uri is not None:
         kwargs["provider_uri"] = str(check_provider(provider_uri))
+    if tracking_uri is None and "exp_manager" not in kwargs:
+        tracking_uri = default_tracking_uri()  # Qlib's own default store, through the fixed manager
     if tracking_uri is not None:
-        kwargs["exp_manager"] = mlflow_exp_manager(tracking_uri, default_experiment)
+        kwargs["exp_manager"] = mlflow_exp_manager(tracking_uri, default_experiment, artifact_root)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     store = (kwargs.get("exp_manager") or {}).get("kwargs", {}).get("uri", "")
     if not str(store).startswith(("sqlite:", "postgresql:", "mysql:", "http:", "https:")):

@@ -271,7 +271,8 @@ class ReportRecord(RecordTemp):
                     self.recorder.log_artifact(str(extra), self.artifact_path)
             for figure in sorted((Path(tmp) / "figures").glob("*.png")):
                 self.recorder.log_artifact(str(figure), f"{self.artifact_path}/figures")
-        logger.info("report written to the recorder artifacts under %s/", self.artifact_path)
+        # not the temporary folder it was written in: that one is gone now
+        logger.info("report written to %s/%s/report.html", self.recorder.get_artifact_uri(), self.artifact_path)
 
     def list(self):
         return ["report.html", "metrics.json"]

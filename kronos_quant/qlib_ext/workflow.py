@@ -12,6 +12,7 @@ under ``./mlruns`` (then export ``MLFLOW_ALLOW_FILE_STORE=true``).
 """
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from pathlib import Path
@@ -24,14 +25,21 @@ EXCESS_KINDS = ("excess_return_without_cost", "excess_return_with_cost")
 
 
 def load_workflow_config(path: str | Path, *, provider_dir: str | Path | None = None) -> dict:
-    """The rendered, parsed workflow YAML; ``provider_dir`` replaces ``qlib_init.provider_uri``."""
+    """The rendered, parsed workflow YAML; ``provider_dir`` replaces ``qlib_init.provider_uri``.
+
+    A YAML syntax error is a ValueError naming the file, the line and that line's text.
+    """
     from qlib.cli.run import render_template
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
 
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"workflow file {path} does not exist (relative paths are from the working directory)")
-    config = YAML(typ="safe", pure=True).load(render_template(str(path)))
+    try:
+        config = YAML(typ="safe", pure=True).load(render_template(str(path)))
+    except MarkedYAMLError as err:
+        raise ValueError(yaml_error_message(path, err)) from None
     if not isinstance(config, dict) or "task" not in config or "qlib_init" not in config:
         raise ValueError(f"{path} is not a qrun workflow: it needs top-level 'qlib_init' and 'task' sections")
     if config.get("BASE_CONFIG_PATH"):
@@ -39,6 +47,29 @@ def load_workflow_config(path: str | Path, *, provider_dir: str | Path | None = 
     if provider_dir is not None:
         config["qlib_init"]["provider_uri"] = str(Path(provider_dir).expanduser().resolve())
     return config
+
+
+def yaml_error_message(path: Path, err) -> str:
+    """``FILE, line N: problem`` plus the text of the line(s) ruamel points at (its marks are 0-based).
+
+    ruamel reports where it *noticed* the problem, which can be a line or two after the typo (an
+    unclosed bracket is noticed at the next key), so the line of the enclosing construct is named too.
+    """
+    lines = path.read_text(errors="replace").splitlines()
+
+    def quoted(mark) -> str:
+        text = lines[mark.line].strip() if 0 <= mark.line < len(lines) else ""
+        return f"line {mark.line + 1}: {text}" if text else f"line {mark.line + 1}"
+
+    problem_mark, context_mark = err.problem_mark or err.context_mark, err.context_mark
+    # an unfinished key or flow collection is the typo itself; a block mapping is only its parent
+    at = context_mark if context_mark is not None and any(
+        word in (err.context or "") for word in ("scanning", "flow")) else problem_mark
+    message = f"{path}, line {at.line + 1}: YAML syntax error: {err.problem or err.context}"
+    if context_mark is not None and context_mark.line != problem_mark.line:
+        message += f"\n  {err.context or 'started'} at {quoted(context_mark)}"
+    message += f"\n  noticed at {quoted(problem_mark)}"
+    return message + "\n  (check indentation, a missing ':' or an unclosed bracket/quote there)"
 
 
 def init_qlib_from_config(config: dict, config_path: str | Path, *, uri_folder: str = "mlruns") -> None:
@@ -56,15 +87,55 @@ def run_workflow(path: str | Path, *, experiment_name: str | None = None, provid
     """Run the workflow like ``qrun path``; returns the finished recorder.
 
     The experiment is ``experiment_name``, else the YAML's ``experiment_name``, else "workflow".
+    Segments, dates and the dataset/model contract are checked (:func:`check_workflow`) before
+    anything trains. The recorder's ``config`` artifact is the workflow as data (what the YAML said),
+    never the live model and dataset that ``task_train`` puts in place of ``<MODEL>``/``<DATASET>``.
+    A KeyboardInterrupt (Ctrl-C) marks the run KILLED, another error FAILED (``task_train`` alone
+    leaves such a run for MLflow to close as FINISHED).
     """
     from qlib.model.trainer import task_train
 
     config = load_workflow_config(path, provider_dir=provider_dir)
     init_qlib_from_config(config, path)
+    check_workflow(config, path)
     name = experiment_name or config.get("experiment_name") or "workflow"
-    recorder = task_train(config["task"], experiment_name=name)
-    recorder.save_objects(config=config)
+    recorded = copy.deepcopy(config)  # task_train fills placeholders in place with live objects
+    try:
+        recorder = task_train(config["task"], experiment_name=name)
+    except BaseException as err:
+        end_interrupted_run(err)
+        raise
+    recorder.save_objects(config=recorded)
     return recorder
+
+
+def end_interrupted_run(err: BaseException) -> None:
+    """End the run ``task_train`` left active: KILLED for Ctrl-C/SystemExit, FAILED otherwise."""
+    from qlib.workflow import R
+    from qlib.workflow.recorder import Recorder
+
+    experiment = R.exp_manager.active_experiment
+    recorder = None if experiment is None else experiment.active_recorder
+    if recorder is None:  # task_train already ended it (FAILED)
+        return
+    R.end_exp(Recorder.STATUS_FA)
+    if isinstance(err, (KeyboardInterrupt, SystemExit)):
+        recorder.client.set_terminated(recorder.id, status="KILLED")
+    logger.warning("run %s of experiment %s ended %s (%s); it has no complete results", recorder.id,
+                   recorder.experiment_id, "KILLED" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "FAILED",
+                   type(err).__name__)
+
+
+def check_workflow(config: dict, path: str | Path = "workflow") -> None:
+    """ValueErrors, before anything trains, for mistakes that would otherwise surface after training.
+
+    Checks the dataset segments (names a record needs, misspellings, order, within the provider's
+    calendar and the handler's range), the PortAnaRecord backtest lying inside the test segment and the
+    model's lookback/horizon against the dataset's. Needs ``qlib.init`` (for the calendar).
+    """
+    from kronos_quant.qlib_ext.workflow_checks import check_task
+
+    check_task(config["task"], where=str(path))
 
 
 def _finite(value) -> float:

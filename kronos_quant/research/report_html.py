@@ -195,5 +195,5 @@ def write_report(
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
     report_path = out_dir / "report.html"
     report_path.write_text(render_html(entries, pngs, title), encoding="utf-8")
-    logger.info("report written to %s (%d figures)", report_path, len(pngs))
+    logger.debug("report written to %s (%d figures)", report_path, len(pngs))  # callers say where it ends up
     return report_path

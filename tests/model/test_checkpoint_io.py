@@ -1,12 +1,14 @@
 """save_pretrained / from_pretrained round trips and every loading error path."""
 import json
+import re
+from importlib.metadata import distribution
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
 from kronos_quant import CheckpointError, Kronos, KronosTokenizer
-from kronos_quant.model.checkpoint import sha256_of
+from kronos_quant.model.checkpoint import hub_download_command, sha256_of
 from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 
@@ -84,9 +86,17 @@ def test_wrong_class_or_unknown_config_key(saved_model):
 
 
 def test_hub_id_offline_says_where_to_put_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="huggingface-cli download NeoQuasar/Kronos-small") as info:
+    with pytest.raises(FileNotFoundError, match=re.escape(hub_download_command("NeoQuasar/Kronos-small", ""))) as info:
         Kronos.from_pretrained("NeoQuasar/Kronos-small", cache_dir=tmp_path, local_files_only=True)
     assert "never substitutes random weights" in str(info.value)
+
+
+def test_download_command_is_a_console_script_of_the_installed_hub():
+    """``hf`` for huggingface_hub >= 1.0 (``huggingface-cli`` is no longer installed), else ``huggingface-cli``."""
+    scripts = {entry.name for entry in distribution("huggingface_hub").entry_points if entry.group == "console_scripts"}
+    command = hub_download_command("NeoQuasar/Kronos-small", "./checkpoints/Kronos-small")
+    assert command.split()[0] in scripts
+    assert command.split()[1:] == ["download", "NeoQuasar/Kronos-small", "--local-dir", "./checkpoints/Kronos-small"]
 
 
 def test_hub_id_resolves_through_the_cache(tmp_path, saved_model):

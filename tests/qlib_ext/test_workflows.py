@@ -1,6 +1,7 @@
 """The workflows/*.yaml files: they render, chain the records correctly and build their models."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,7 @@ def test_kronos_workflow_models_build(name, checkpoint_env):
 def test_missing_official_checkpoints_fail_at_construction(monkeypatch):
     from qlib.utils import init_instance_by_config
 
+    from kronos_quant.model.checkpoint import hub_download_command
     from kronos_quant.qlib_ext.workflow import load_workflow_config
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -71,7 +73,7 @@ def test_missing_official_checkpoints_fail_at_construction(monkeypatch):
     monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")
     config = load_workflow_config(REPO / "workflows" / "csi300_zero_shot.yaml")
     assert config["task"]["model"]["kwargs"]["tokenizer"] == "NeoQuasar/Kronos-Tokenizer-base"
-    with pytest.raises(ValueError, match="huggingface-cli download NeoQuasar/Kronos-Tokenizer-base"):
+    with pytest.raises(ValueError, match=re.escape(hub_download_command("NeoQuasar/Kronos-Tokenizer-base", ""))):
         init_instance_by_config(config["task"]["model"])
 
 
