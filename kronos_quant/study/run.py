@@ -54,7 +54,7 @@ def init_qlib(config: StudyConfig) -> None:
     check_provider(config)
     out = claim_output_dir(config)
     init_qlib_session(provider_uri=provider, tracking_uri=f"sqlite:///{out / 'mlflow.db'}",
-                      default_experiment=config.name)
+                      default_experiment=config.name, artifact_root=out / "mlruns")  # not ./mlruns of the cwd
 
 
 def check_span(config: StudyConfig) -> None:
