@@ -1,8 +1,8 @@
 """Foundation pretraining: the tokenizer, then the predictor, on windows sampled from a whole provider.
 
 ``run_pretraining(config)`` reads every instrument's traded bars up to ``config.cut``
-(:func:`~kronos_quant.training.pretrain_panel.load_price_panel`), splits them at ``valid_start``
-into a training and a validation panel, and trains both networks with the shared
+(:func:`~kronos_quant.training.pretrain_panel.load_price_panel`), trains on windows made of bars
+before ``valid_start``, validates on windows whose future bars all lie in [valid_start, cut], and trains both networks with the shared
 :class:`~kronos_quant.training.loop.Trainer` on windows drawn on the fly
 (:class:`~kronos_quant.training.pretrain_sampler.WindowSampler`). The predictor is also scored by
 validation RankIC (:class:`~kronos_quant.training.pretrain_rank_ic.ValidationRankIC`) at every
@@ -40,6 +40,7 @@ from kronos_quant.training.pretrain_sampler import WindowSampler
 
 logger = logging.getLogger(__name__)
 KEY_LENGTH = 16  # hex characters of the run key in the folder name
+FORMAT_VERSION = 2  # bump when the same config and data would train differently (joins the cache key)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def prepare_data(config: PretrainConfig, panel: PricePanel | None = None) -> Pre
     before_valid = _day_before(panel, config.valid_start)
     kwargs = dict(length=config.window_length, context=config.lookback + 1, clip=config.clip)
     train = WindowSampler(panel.between(end=before_valid), weights=config.sampling, **kwargs)
-    valid = WindowSampler(panel.between(start=config.valid_start), **kwargs)  # uniform: validation is not tilted
+    # validation: every target bar on or after valid_start (the context may reach back); uniform, not tilted
+    valid = WindowSampler(panel, targets_from=int(panel.calendar.searchsorted(config.valid_start)), **kwargs)
     return PretrainData(train, valid, panel.digest())
 
 
@@ -77,8 +79,9 @@ def _day_before(panel: PricePanel, date) -> str | None:
 
 
 def run_key(config: PretrainConfig, data_digest: str) -> str:
-    """sha256 of the config digest and the data digest (first KEY_LENGTH hex characters)."""
-    return hashlib.sha256(f"{config.digest()}:{data_digest}".encode()).hexdigest()[:KEY_LENGTH]
+    """sha256 of the config digest, the data digest and FORMAT_VERSION (first KEY_LENGTH hex characters)."""
+    text = f"{FORMAT_VERSION}:{config.digest()}:{data_digest}"
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
 def run_pretraining(config: PretrainConfig, *, ctx: DistContext | None = None, panel: PricePanel | None = None,

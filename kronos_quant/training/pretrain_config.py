@@ -6,7 +6,7 @@ A YAML file holds the :class:`PretrainConfig` fields; ``tokenizer`` and ``predic
 
     provider_uri: ../shared/data/qlib_cn_csi300
     instruments: all            # universe name, regex:<pattern>, or a list of codes
-    valid_start: 2020-01-02     # windows wholly in [valid_start, cut] validate; training bars end before it
+    valid_start: 2020-01-02     # training bars end before it; validation windows' future bars lie in [it, cut]
     cut: 2020-12-31             # the last bar pretraining may see
     lookback: 90
     horizon: 10
@@ -59,7 +59,7 @@ class PretrainConfig:
 
     provider_uri: str  # Qlib data dir (read without qlib)
     cut: str  # last date any pretraining bar may carry (YYYY-MM-DD)
-    valid_start: str  # first date of the validation bars; training bars end the day before
+    valid_start: str  # training bars end the day before; validation windows predict bars from this day on
     instruments: str | tuple[str, ...] = "all"  # universe name, regex:<pattern>, or codes
     start: str | None = None  # first bar used (default: the provider's first)
     lookback: int = 90  # context bars are lookback + 1 (Kronos' lookback + horizon + 1 bars per window)

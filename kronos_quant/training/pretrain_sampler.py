@@ -15,6 +15,10 @@ Sampling weights (:class:`SamplingWeights`):
   instrument's traded bars plus its distance from the last day (suspensions count as zero).
   With ``instruments: windows`` the draw is then exactly proportional to those weights.
 
+``targets_from`` (a calendar position) keeps only windows whose bars after the context all lie on
+or after that day; the context may reach back before it. Validation windows are built this way:
+their targets are bars no training window holds.
+
 Draws are a pure function of ``(seed, epoch)``: a resumed run sees the same windows, and under DDP
 every rank draws the same epoch and takes its interleaved shard (see training.datasets).
 Normalisation uses the first ``context`` bars of each window only (lookback statistics).
@@ -56,17 +60,25 @@ class WindowSampler:
     """
 
     def __init__(self, panel: PricePanel, *, length: int, context: int, clip: float = 5.0,
-                 weights: SamplingWeights = SamplingWeights()):
+                 weights: SamplingWeights = SamplingWeights(), targets_from: int | None = None):
         if not 2 <= context < length:
             raise ValueError(f"context ({context}) must be >= 2 and below the window length ({length})")
         self.panel, self.length, self.context, self.clip, self.weights = panel, length, context, clip, weights
-        self.windows_per_instrument = np.maximum(panel.lengths - length + 1, 0)  # (N,) int64
+        self.first_start = self._first_starts(targets_from)  # (N,) first allowed start, in the instrument's bars
+        self.windows_per_instrument = np.maximum(panel.lengths - length + 1 - self.first_start, 0)  # (N,) int64
         self.first_window = np.concatenate([[0], np.cumsum(self.windows_per_instrument)]).astype(np.int64)
         if self.first_window[-1] == 0:
             raise ValueError(f"no instrument has {length} traded bars in {panel.date_span() if len(panel.days) else 'the panel'}; "
                              "lower lookback/horizon or widen the date span")
         self.stamp_table = time_features(panel.calendar)  # (D, 5) int64, small
         self.instrument_p, self.ratio, self.age = self._instrument_weights()
+
+    def _first_starts(self, targets_from: int | None) -> np.ndarray:
+        if targets_from is None:
+            return np.zeros(len(self.panel.instruments), dtype=np.int64)
+        # bars of each instrument before targets_from: the first future bar must be at or after it
+        before = np.concatenate([[0], np.cumsum(self.panel.days < targets_from)])[self.panel.offsets]
+        return np.maximum(np.diff(before) - self.context, 0).astype(np.int64)
 
     def __len__(self) -> int:
         return int(self.first_window[-1])
@@ -112,7 +124,8 @@ class WindowSampler:
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
             raise IndexError(f"window ids must lie in [0, {len(self)})")
         instrument = np.searchsorted(self.first_window, ids, side="right") - 1
-        return instrument, self.panel.offsets[instrument] + ids - self.first_window[instrument]
+        return instrument, (self.panel.offsets[instrument] + self.first_start[instrument] + ids
+                            - self.first_window[instrument])
 
     def windows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw bars (B, length, 6) float32 and stamps (B, length, 5) int64 of window ids."""

@@ -90,3 +90,15 @@ def test_sampler_memory_is_flat_in_universe_size():
     # materialising windows would be ~101x the panel: 40 stocks x 500 windows x 101 bars x 24 B = 48 MB
     assert large_peak < 1.5 * small_peak, (small_peak, large_peak)
     assert large_peak < 2 * 2**20
+
+
+def test_targets_from_keeps_windows_whose_future_bars_start_on_or_after_the_day():
+    panel = _panel(3, days=60, lengths=[60, 60, 30])
+    sampler = WindowSampler(panel, length=12, context=8, targets_from=40)
+    # instrument 0: future bars start at p + 8 >= 40, p <= 48: starts 32 .. 48 (17 windows); 2 lists on day 30
+    assert sampler.windows_per_instrument.tolist() == [17, 17, 17]
+    _, start = sampler.locate(np.arange(len(sampler)))
+    future_days = panel.days[start + 8]
+    assert future_days.min() == 40 and panel.days[start].min() == 32  # the context reaches back before day 40
+    whole = WindowSampler(panel, length=12, context=8)
+    assert len(whole) == 49 + 49 + 19
