@@ -31,7 +31,7 @@ def test_every_step_reports_figures(smoke):
     assert all(steps[name]["status"] == "ok" for name in STEPS), {name: steps[name]["status"] for name in STEPS}
     generation = steps["generation"]
     assert set(generation) == {"a", "b", "c", "study", "status", "wall_s"}
-    for case in (generation[name] for name in ("a", "b", "c", "study")):  # same-precision pairs, counted in series x paths
+    for case in (generation[name] for name in ("a", "b", "c", "study")):  # same-precision pairs, series x paths
         for precision in ("bf16", "fp32"):
             cached, recompute = case[f"cached/{precision}"], case[f"recompute/{precision}"]
             assert len(cached["runs_s"]) == 2 and min(cached["runs_s"]) <= cached["median_s"] <= max(cached["runs_s"])

@@ -130,7 +130,8 @@ def test_fused_rms_norm_and_flip_rotation_equal_the_official_formulas_bit_for_bi
     positions = torch.arange(7)
     angles = torch.outer(positions.float(), rotary.inv_freq).repeat(1, 2)
     rotate_half = torch.cat((-q[..., 8:], q[..., :8]), dim=-1)
-    assert torch.equal(rotary.rotate(q, *rotary.tables(positions, q.dtype)), q * angles.cos() + rotate_half * angles.sin())
+    official = q * angles.cos() + rotate_half * angles.sin()
+    assert torch.equal(rotary.rotate(q, *rotary.tables(positions, q.dtype)), official)
 
 
 def test_static_cache_attends_only_where_the_mask_allows():
