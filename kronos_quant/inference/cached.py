@@ -12,13 +12,15 @@
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from kronos_quant.inference.decode_plan import DecodePlan, plan_decode
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import sample_tokens
 from kronos_quant.model.kronos import Kronos
-from kronos_quant.model.kv_cache import StaticKVCache
+from kronos_quant.model.kv_cache import DecodeStep, StaticKVCache
 
 
 def _prefill(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps: torch.Tensor, plan: DecodePlan,
@@ -29,6 +31,24 @@ def _prefill(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps: torch.Te
     hidden = model.trunk(model.embed(s1, s2, stamps), caches[:-1], step)
     model.cache_context(hidden, caches[-1], step.slots)
     return hidden[:, -1:], caches
+
+
+def feed_token(model: Kronos, s1_next: torch.Tensor, s2_next: torch.Tensor, stamp: torch.Tensor,
+               caches: list[StaticKVCache], step: DecodeStep) -> torch.Tensor:
+    """One decode step of the trunk: ids (R, Q) and their stamp (R or R*, 1, 5) -> new states h (R, Q, d).
+
+    Writes the new keys/values (trunk and dependency layer) into ``caches`` where ``step`` says. Every
+    step calls it with tensors of the same shapes, so ``torch.compile`` traces it once (``compile=True``).
+    """
+    hidden = model.trunk(model.embed(s1_next, s2_next, stamp), caches[:-1], step)
+    model.cache_context(hidden, caches[-1], step.slots)
+    return hidden
+
+
+@functools.lru_cache(maxsize=1)
+def compiled_feed_token():
+    """:func:`feed_token` under ``torch.compile`` (static shapes; built on first use)."""
+    return torch.compile(feed_token, dynamic=False)
 
 
 def _recompute_window(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps: torch.Tensor,
@@ -72,6 +92,7 @@ def generate_cached(model: Kronos, s1_history: torch.Tensor, s2_history: torch.T
     s1_all[:, :history], s2_all[:, :history] = s1_history.repeat_interleave(paths, 0), \
         s2_history.repeat_interleave(paths, 0)
     mask = plan.masks[0]
+    feed = compiled_feed_token() if config.compile else feed_token
     for step in range(horizon):
         s1_next = sample_tokens(model.head.proj_s1(hidden).reshape(batch * paths, -1), flat_uniforms[:, step, 0],
                                 config.sampling)
@@ -84,10 +105,8 @@ def generate_cached(model: Kronos, s1_history: torch.Tensor, s2_history: torch.T
             break
         if step < plan.cached_steps:
             decode_step = plan.step(step)
-            new = model.embed(s1_next.view(rows, queries), s2_next.view(rows, queries),
-                              stamps[:, position:position + 1])
-            hidden = model.trunk(new, caches[:-1], decode_step)
-            model.cache_context(hidden, caches[-1], decode_step.slots)
+            hidden = feed(model, s1_next.view(rows, queries), s2_next.view(rows, queries),
+                          stamps[:, position:position + 1], caches, decode_step)
             mask = decode_step.mask
         else:  # exact and sliding from here on: one row per path, the trunk caches are done with
             window = slice(position + 1 - context, position + 1)

@@ -30,6 +30,9 @@ class GenerationConfig:
     # float32 only: under bf16 the two attention paths round differently, and near-tied logits can
     # then pick other tokens (measured: 4 of 720 greedy tokens on a tiny model).
     autocast: str | None = None
+    # cached engine: torch.compile the one-token trunk step; its shapes never change, so it compiles once
+    # per generation shape and never recompiles from step to step (pays off on long horizons and GPUs)
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if int(self.pred_len) < 1:

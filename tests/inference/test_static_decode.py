@@ -142,3 +142,31 @@ def test_static_cache_attends_only_where_the_mask_allows():
     mask = torch.tensor([[True, False, True, False]])
     out = cache.attend(torch.ones(1, 1, 1, 2), mask)
     torch.testing.assert_close(out, torch.full((1, 1, 1, 2), 5.0))
+
+
+def test_compiled_decode_step_traces_once_and_changes_nothing(pair, monkeypatch):
+    """compile=True: every one-token step reuses one graph (no recompiles), tokens equal the eager engine's.
+
+    The eager backend is enough to see dynamo's guards, which decide recompiles, and keeps the test fast;
+    inductor compiles the same graph.
+    """
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from kronos_quant.inference import cached
+
+    _, model = pair
+    torch._dynamo.reset()
+    counters.clear()
+    monkeypatch.setattr(cached, "compiled_feed_token",
+                        lambda: torch.compile(cached.feed_token, backend="eager", dynamic=False))
+    s1, s2 = torch.randint(0, 64, (2, 2, 20), generator=torch.Generator().manual_seed(4))
+    stamps = torch.randint(0, 7, (2, 28, 5), generator=torch.Generator().manual_seed(5))
+    uniforms = draw_uniforms(2, 3, 8, seed=0)
+    outputs = []
+    for compile_step in (False, True):
+        config = GenerationConfig(pred_len=8, sampling=NUCLEUS, sample_count=3, compile=compile_step)
+        with torch.inference_mode():
+            outputs.append(generate_tokens(model, s1, s2, stamps, config, uniforms))
+    assert counters["stats"]["unique_graphs"] == 1 and not counters["recompiles"], dict(counters)
+    assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1], outputs[1][1])
