@@ -1,10 +1,6 @@
 """Runs keep their files beside their tracking store, whatever the working directory."""
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("qlib")
-
 
 def _files(folder):
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())

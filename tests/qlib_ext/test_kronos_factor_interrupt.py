@@ -6,8 +6,6 @@ import shutil
 import pandas as pd
 import pytest
 
-pytest.importorskip("qlib")
-
 pytestmark = pytest.mark.slow  # trains one tiny fold model (~20-40 s on 2 shared cores)
 
 ROWS = ("2021-07-01", "2021-10-29")  # one walk-forward fold (wf2021), ~85 trading days

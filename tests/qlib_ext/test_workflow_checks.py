@@ -5,8 +5,6 @@ import time
 
 import pytest
 
-pytest.importorskip("qlib")
-
 from test_demo_followup import (  # noqa: F401  (a fixture)
     leave_no_relative_store,
     tiny_demo_workflow,

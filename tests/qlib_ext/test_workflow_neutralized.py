@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 import yaml
 
-pytest.importorskip("qlib")
-
 REPO = Path(__file__).resolve().parents[2]
 DEMO, DEMO_NEUTRAL = REPO / "workflows" / "demo.yaml", REPO / "workflows" / "demo_neutralized.yaml"
 CSI300_NEUTRAL = REPO / "workflows" / "csi300_zero_shot_neutralized.yaml"
