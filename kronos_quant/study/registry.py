@@ -98,13 +98,22 @@ def import_signal_modules(modules) -> None:
 def _register_builtins() -> None:
     if "kronos" in _REGISTRY:
         return
-    from kronos_quant.study import tasks
+    from kronos_quant.study import baseline_tasks, tasks
 
     register_signal(SignalSpec(name="kronos", kind="rolled", task=tasks.kronos_task,
                                prepare_window=tasks.kronos_prepare_window,
                                description="Kronos forecast of the return close[t+2]/close[t+1]-1, mean over paths"))
     register_signal(SignalSpec(name="lightgbm_alpha158", kind="rolled", task=tasks.lightgbm_alpha158_task,
-                               cache_handler=True, description="Qlib's LightGBM on Alpha158, rolled the same way"))
+                               cache_handler=True, prepare_window=baseline_tasks.add_size_record,
+                               description="Qlib's LightGBM on Alpha158 with Qlib's benchmark parameters"))
+    for name, task, description in (
+            ("lightgbm_rankic_alpha158", baseline_tasks.lightgbm_rankic_task,
+             "LightGBM on Alpha158, learning rate 0.05, early-stopped on validation RankIC"),
+            ("linear_alpha158", baseline_tasks.linear_alpha158_task, "Qlib's ridge LinearModel on ranked Alpha158"),
+            ("doubleensemble_alpha158", baseline_tasks.doubleensemble_alpha158_task,
+             "Qlib's DoubleEnsemble (DEnsembleModel) on Alpha158, benchmark parameters")):
+        register_signal(SignalSpec(name=name, kind="rolled", task=task, cache_handler=True,
+                                   prepare_window=baseline_tasks.add_size_record, description=description))
     for name, (expression, description) in tasks.NAIVE_FACTORS.items():
         register_signal(SignalSpec(name=name, kind="expression", expression=expression, description=description))
     register_signal(SignalSpec(name="random", kind="random", description="seeded uniform noise per row"))

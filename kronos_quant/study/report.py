@@ -119,6 +119,8 @@ def write_study_report(result, out_dir, *, portfolio: dict | None = None) -> Pat
             frame.to_csv(out / f"{name}.csv")
     for name, report in (portfolio or {}).items():
         report.to_csv(out / f"portfolio_{name}.csv")
+    for name, sizes in (getattr(result, "model_sizes", None) or {}).items():
+        sizes.to_csv(out / f"model_sizes_{name}.csv")
     figures = {"cumulative_rank_ic": ("Cumulative RankIC of every signal", fig_cumulative_ic(result.ics)),
                "rank_ic_heatmap": ("RankIC by year x signal", fig_heatmap(result.by_year, "Mean daily RankIC by year"))}
     if result.cost_line is not None:
@@ -172,6 +174,8 @@ def _page(result, images: str) -> str:
                          f"regression, so ties and outliers carry no extra weight): IC {pct(stats['IC'])} (NW t "
                          f"{_num(stats['IC_t_HAC'])}), RankIC {pct(stats['RankIC'])} (NW t "
                          f"{_num(stats['RankIC_t_HAC'])}).</p>")
+    for name, sizes in (getattr(result, "model_sizes", None) or {}).items():
+        parts.append(f"<h3>Model size per window: {html.escape(name)}</h3>{_table(sizes)}")
     regimes = getattr(result, "regimes", None)
     if regimes is not None and not regimes.empty:
         parts.append(_regime_section(regimes, getattr(result, "regime_definitions", {})))

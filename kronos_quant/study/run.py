@@ -42,6 +42,7 @@ class StudyResult:
     incremental_rank: pd.DataFrame | None = None  # daily IC of Kronos' residual, regressed on daily ranks
     regimes: pd.DataFrame | None = None  # rows (regime, state, signal): days, IC, RankIC, Top-K excess
     regime_definitions: dict = field(default_factory=dict)  # regime kind -> its definition
+    model_sizes: dict = field(default_factory=dict)  # baseline -> DataFrame(window x trees / rounds / coefficients)
 
 
 def init_qlib(config: StudyConfig) -> None:
@@ -155,6 +156,19 @@ def regime_statistics(config: StudyConfig, ics: dict, reports: dict) -> tuple[pd
     return regime_table(ics, excess, market_regimes(close, settings=settings)), settings.describe()
 
 
+def baseline_sizes(config: StudyConfig) -> dict[str, pd.DataFrame]:
+    """Per rolled baseline, its models' tree / round / coefficient counts per window (recorder tags)."""
+    from kronos_quant.study.baselines import model_sizes
+
+    sizes = {}
+    for name in config.signals:
+        if name != KRONOS and get_signal(name).kind == "rolled":
+            table = model_sizes(config, name)
+            if not table.empty:
+                sizes[name] = table
+    return sizes
+
+
 def run_study(config: StudyConfig) -> StudyResult:
     """The whole study; see the module docstring. Writes the report under ``output_dir/report``."""
     from kronos_quant.study.backtest import cost_line, topk_report, topk_summary
@@ -200,6 +214,7 @@ def run_study(config: StudyConfig) -> StudyResult:
                          windows=trained, overlap_periods=pretraining_overlap(config, by_year.index))
     result.incremental_rank = incremental_rank
     result.regimes, result.regime_definitions = regime_statistics(config, ics, reports)
+    result.model_sizes = baseline_sizes(config)
     result.wall_s = time.perf_counter() - started
     write_study_report(result, Path(config.output_dir) / "report", portfolio=reports)
     return result
