@@ -1,6 +1,9 @@
 """One device resolver for inference, training and the Qlib adapter."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 AUTO = (None, "auto")
@@ -36,3 +39,23 @@ def resolve_device(name: str | torch.device | None = None, *, local_rank: int = 
     if device.type == "mps" and not mps_available():
         raise ValueError(f"device {str(name)!r} requested but MPS is not available; use cpu (or auto)")
     return device
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` torch intra-op threads (None: leave torch's setting alone).
+
+    The number of threads decides how a CPU matmul splits its sums, so float results (and, through
+    sampling, whole forecasts and trained weights) differ between thread counts; a fixed count makes
+    them independent of the machine's cores and of ``OMP_NUM_THREADS``.
+    """
+    if count is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+

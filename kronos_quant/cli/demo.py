@@ -33,6 +33,9 @@ def register(subparsers) -> None:
                         help="Qlib data dir (default: the YAML's qlib_init.provider_uri); the synthetic market "
                              "is generated there when missing")
     parser.add_argument("--experiment", default=None, help="experiment name (default: the YAML's experiment_name)")
+    parser.add_argument("--fast", action="store_true",
+                        help="a smaller training budget, 2 sample paths and a one-quarter test (about a minute; "
+                             "what CI runs); its figures are not the README's")
     parser.set_defaults(func=run)
 
 
@@ -44,12 +47,17 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     started = time.perf_counter()
     config = load_workflow_config(args.workflow)
+    if args.fast:
+        from kronos_quant.qlib_ext.quickstart import fast_demo_config
+
+        config = fast_demo_config(config)
     provider = Path(args.provider_dir or config["qlib_init"]["provider_uri"]).expanduser()
     if not (provider / "calendars" / "day.txt").is_file():
         logger.info("no market at %s: generating the synthetic market", provider)
         ensure_synthetic_market(provider)
+    config["qlib_init"]["provider_uri"] = str(provider.resolve())  # the saved config names it absolutely
     try:
-        recorder = run_workflow(args.workflow, experiment_name=args.experiment, provider_dir=provider)
+        recorder = run_workflow(args.workflow, experiment_name=args.experiment, config=config)
     except KeyboardInterrupt:  # run_workflow marked the run KILLED; a rerun starts a new run from scratch
         sys.stderr.write("kronos-quant demo: interrupted; the run is marked KILLED (report skips it). Rerun "
                          "`kronos-quant demo` to start a fresh run.\n")

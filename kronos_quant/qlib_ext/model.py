@@ -38,7 +38,7 @@ import torch
 from qlib.model.base import Model
 
 from kronos_quant.data.windows import KronosWindows
-from kronos_quant.device import resolve_device
+from kronos_quant.device import resolve_device, torch_threads
 from kronos_quant.inference.forecast import forecast_windows
 from kronos_quant.inference.forecast_result import ForecastResult
 from kronos_quant.inference.pair import KronosPair, load_pair
@@ -91,6 +91,11 @@ class KronosModel(Model):
         if self.source.mode == "zero_shot":
             self.networks()
             return self
+        with torch_threads(getattr(self.runtime, "threads", None)):  # absent in pickles older than the field
+            return self._train(dataset)
+
+    def _train(self, dataset):
+        """fit's finetune/scratch branch: both networks on ``train``, early stopping on ``valid``."""
         from kronos_quant.qlib_ext.training_data import windows_to_arrays
         from kronos_quant.training import fit_predictor, fit_tokenizer
 
@@ -143,10 +148,11 @@ class KronosModel(Model):
         x, x_stamp, y_stamp = settings.crop(x, x_stamp, y_stamp)
         config = settings.generation
         uniforms = window_uniforms(index, config.sample_count, config.pred_len, seed=int(settings.seed))
-        return forecast_windows(pair.tokenizer, pair.model, x, x_stamp, y_stamp, config, uniforms,
-                                clip=float(settings.clip), device=pair.device,
-                                memory_budget_gb=float(self.runtime.memory_budget_gb),
-                                progress=bool(self.runtime.progress) if progress is None else progress)
+        with torch_threads(getattr(self.runtime, "threads", None)):
+            return forecast_windows(pair.tokenizer, pair.model, x, x_stamp, y_stamp, config, uniforms,
+                                    clip=float(settings.clip), device=pair.device,
+                                    memory_budget_gb=float(self.runtime.memory_budget_gb),
+                                    progress=bool(self.runtime.progress) if progress is None else progress)
 
     def score(self, result: ForecastResult):
         """float64 (N,) scores: the settings' signal of the paths."""

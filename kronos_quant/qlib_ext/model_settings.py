@@ -217,11 +217,12 @@ class ForecastSettings:
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    """Where inference runs; none of these change a score."""
+    """Where training and inference run; only ``device`` and ``threads`` can move a score (float rounding)."""
 
     device: str | None = None  # None/"auto": cuda, then mps, then cpu; or "cpu", "cuda", "cuda:1"
     memory_budget_gb: float = 2.0  # per forecast chunk; raise it on a big GPU
     progress: bool = False  # tqdm bar over forecast chunks
+    threads: int | None = None  # torch CPU threads in fit/forecast; fixed -> same figures whatever OMP_NUM_THREADS
 
     def __post_init__(self) -> None:
         if self.device not in (None, "auto"):
@@ -231,6 +232,9 @@ class RuntimeSettings:
                 raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}") from err
         if not float(self.memory_budget_gb) > 0:
             raise ValueError(f"memory_budget_gb must be > 0, got {self.memory_budget_gb}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be a whole number >= 1 (torch CPU threads) or null, got {self.threads!r}")
 
 
 def build_settings(cls, given, flat: dict):

@@ -83,3 +83,32 @@ def synthetic_setup(work_dir, *, fast: bool, lookback: int = 30, horizon: int = 
     if train:
         model.fit(dataset)
     return QuickstartSetup(provider=provider, market=market, segments=segments, dataset=dataset, model=model)
+
+
+# ``kronos-quant demo --fast``: the demo's pipeline with a smaller budget (CI runs it, then the printed next steps)
+FAST_DEMO_TRAINING = dict(epochs=1, windows_per_epoch=512, valid_windows=256, eval_every=8, log_every=8)
+FAST_DEMO_TEST = ("2022-01-01", "2022-03-31")  # one quarter instead of 18 months
+FAST_DEMO_SAMPLE_COUNT = 2
+
+
+def fast_demo_config(config: dict) -> dict:
+    """A copy of the demo workflow with a smaller training budget, 2 sample paths and a one-quarter test.
+
+    Every record still runs; the backtest is cut to the shortened test segment. Its figures are not the
+    demo's (the README quotes the full run).
+    """
+    import copy
+
+    config = copy.deepcopy(config)
+    task = config["task"]
+    for network in ("tokenizer", "predictor"):
+        task["model"]["kwargs"]["train_config"][network].update(FAST_DEMO_TRAINING)
+    task["model"]["kwargs"]["forecast"]["sample_count"] = FAST_DEMO_SAMPLE_COUNT
+    task["dataset"]["kwargs"]["segments"]["test"] = list(FAST_DEMO_TEST)
+    for record in task.get("record", []):
+        backtest = ((record.get("kwargs") or {}).get("config") or {}).get("backtest")
+        if isinstance(backtest, dict):
+            backtest["start_time"] = max(str(backtest["start_time"]), FAST_DEMO_TEST[0])
+            backtest["end_time"] = FAST_DEMO_TEST[1]
+    return config
+

@@ -83,10 +83,13 @@ def init_qlib_from_config(config: dict, config_path: str | Path, *, uri_folder: 
     init_qlib(config["qlib_init"], tracking_uri=None if has_store else "file:" + str(Path.cwd().resolve() / uri_folder))
 
 
-def run_workflow(path: str | Path, *, experiment_name: str | None = None, provider_dir: str | Path | None = None):
+def run_workflow(path: str | Path, *, experiment_name: str | None = None, provider_dir: str | Path | None = None,
+                 config: dict | None = None):
     """Run the workflow like ``qrun path``; returns the finished recorder.
 
     The experiment is ``experiment_name``, else the YAML's ``experiment_name``, else "workflow".
+    ``config``: the already loaded (e.g. edited) workflow to run instead of reading ``path`` again;
+    ``path`` still anchors its ``sys`` paths and names it in messages.
     Segments, dates and the dataset/model contract are checked (:func:`check_workflow`) before
     anything trains. The recorder's ``config`` artifact is the workflow as data (what the YAML said),
     never the live model and dataset that ``task_train`` puts in place of ``<MODEL>``/``<DATASET>``.
@@ -95,7 +98,7 @@ def run_workflow(path: str | Path, *, experiment_name: str | None = None, provid
     """
     from qlib.model.trainer import task_train
 
-    config = load_workflow_config(path, provider_dir=provider_dir)
+    config = load_workflow_config(path, provider_dir=provider_dir) if config is None else config
     init_qlib_from_config(config, path)
     check_workflow(config, path)
     name = experiment_name or config.get("experiment_name") or "workflow"

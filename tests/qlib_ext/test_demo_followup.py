@@ -13,8 +13,6 @@ import shlex
 import pytest
 import yaml
 
-pytest.importorskip("qlib")
-
 EXPERIMENT = "kronos_demo_tiny"
 BACKTEST = ("2022-01-04", "2022-02-28")
 
@@ -141,3 +139,25 @@ def test_interrupt_then_rerun_then_the_printed_follow_up(tiny_market, kronos_set
     assert saved["task"]["record"][0]["kwargs"] == {"model": "<MODEL>", "dataset": "<DATASET>"}
     assert recorded_provider(recorder) == str(tiny_market.resolve())
     assert (tmp_path / "mlflow.db").is_file() and (tmp_path / "mlruns").is_dir()  # the demo's layout, in its cwd
+
+
+def test_fast_demo_setting_keeps_the_pipeline_and_shrinks_the_budget():
+    """``kronos-quant demo --fast`` (what CI runs before the printed follow-up): same records, smaller budget."""
+    from pathlib import Path
+
+    from kronos_quant.qlib_ext.quickstart import fast_demo_config
+    from kronos_quant.qlib_ext.workflow import load_workflow_config
+    from kronos_quant.qlib_ext.workflow_checks import check_backtest_in_test, parse_range
+
+    full = load_workflow_config(Path(__file__).resolve().parents[2] / "workflows" / "demo.yaml")
+    fast = fast_demo_config(full)
+    assert [r["class"] for r in fast["task"]["record"]] == [r["class"] for r in full["task"]["record"]]
+    assert full["task"]["dataset"]["kwargs"]["segments"]["test"] == ["2022-01-01", "2023-06-30"]  # untouched
+    assert fast["task"]["dataset"]["kwargs"]["segments"]["test"] == ["2022-01-01", "2022-03-31"]
+    train = fast["task"]["model"]["kwargs"]["train_config"]["predictor"]
+    assert train["windows_per_epoch"] * train["epochs"] < full["task"]["model"]["kwargs"]["train_config"][
+        "predictor"]["windows_per_epoch"] * full["task"]["model"]["kwargs"]["train_config"]["predictor"]["epochs"] / 8
+    assert fast["task"]["model"]["kwargs"]["forecast"]["sample_count"] == 2
+    ranges = {name: parse_range(value, name=name) for name, value in fast["task"]["dataset"]["kwargs"]["segments"].items()}
+    check_backtest_in_test(fast["task"]["record"], ranges, where="fast demo")  # the backtest follows the test cut
+    assert full["task"]["model"]["kwargs"]["runtime"]["threads"] == 1  # the demo's figures do not depend on the cores
