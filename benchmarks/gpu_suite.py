@@ -13,7 +13,8 @@ Steps, in order; each checks the time left first and is skipped, with a note, wh
 6. ``trainer``: the real trainer (fit_tokenizer, then fit_predictor at batch 64 / 256 / 1024, eager and
    compiled, 100-token windows) with MFU from FlopCounterMode against the bf16 dense peak.
 7. ``resume``: exact resume of fit_predictor on CUDA (CUDA RNG, fused AdamW state).
-8. ``token_agreement``: bf16 against float32 token ids with the weights step 6 trained.
+8. ``token_agreement``: bf16 against float32 token ids with trained weights: a pretraining run's
+   (``--pretrained RUN_DIR``, carried in an ignored folder), else those step 6 trained.
 9. ``pytest_gpu``: ``pytest -m gpu``, last, capped at 2 minutes.
 
 Every timing warms up at the full shape first, synchronises around each run and reports the median of
@@ -88,7 +89,8 @@ class Suite:
         self.predictor_spec = self.predictor_config.to_dict() if self.smoke else "small"
         self.tokenizer = KronosTokenizer(tok_config).to(self.device).eval()
         self.model = Kronos(self.predictor_config).to(self.device).eval()
-        self.trained: dict = {}
+        self.trained: dict = {}  # checkpoint dirs the trainer step wrote
+        self.pretrained = args.pretrained
         self.figures = {"meta": self.meta(), "steps": {}}
 
     def meta(self) -> dict:
@@ -291,6 +293,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="the JSON file the figures go to (other files go beside it)")
     parser.add_argument("--budget-s", type=float, default=480.0, help="seconds for all steps together")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (implied by --device cpu)")
+    parser.add_argument("--pretrained", help="a pretraining run folder (kronos-quant pretrain's out_dir/<key>) "
+                        "whose weights the token agreement uses instead of the trainer step's")
     parser.add_argument("--steps", nargs="+", choices=[name for name, _ in STEPS], help="run only these steps")
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():

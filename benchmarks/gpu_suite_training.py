@@ -140,7 +140,7 @@ def step_resume(suite) -> dict:
     batch, steps, crash = suite.sizes["resume"]
     device, work = suite.device, Path(tempfile.mkdtemp(prefix="gpu_suite_resume_"))
     train, valid = windows(batch * (steps + 1), seed=3), windows(256, seed=4)
-    tokenizer_dir = suite.trained.get("tokenizer") if getattr(suite, "trained", None) else None
+    tokenizer_dir = suite.trained.get("tokenizer")
     if tokenizer_dir is None:
         return {"status": "skipped", "note": "needs the trainer step's tokenizer"}
     common = dict(batch=batch, steps=steps, device=device, compile_model=False, tokenizer=str(tokenizer_dir),
@@ -166,19 +166,26 @@ def step_resume(suite) -> dict:
 
 def step_token_agreement(suite) -> dict:
     """bf16 against float32 token ids of the trained weights, greedy and sampled with the same uniforms."""
-    trained = getattr(suite, "trained", {}) or {}
-    if "predictor" not in trained:
-        return {"status": "skipped", "note": "needs the trainer step's weights"}
     device = suite.device
-    tokenizer = KronosTokenizer.from_pretrained(trained["tokenizer"], device=device).eval()
-    model = Kronos.from_pretrained(trained["predictor"], device=device).eval()
+    if suite.pretrained is not None:  # a pretraining run folder carried to the device (never committed)
+        from kronos_quant.training.pretrain import load_pretrained
+
+        tokenizer, model = load_pretrained(suite.pretrained, device=str(device))
+        source = f"pretraining run {suite.pretrained}"
+    elif "predictor" in suite.trained:
+        tokenizer = KronosTokenizer.from_pretrained(suite.trained["tokenizer"], device=device)
+        model = Kronos.from_pretrained(suite.trained["predictor"], device=device)
+        source = "the trainer step's (a few hundred steps on synthetic random walks)"
+    else:
+        return {"status": "skipped", "note": "needs the trainer step's weights or --pretrained RUN_DIR"}
+    tokenizer, model = tokenizer.eval(), model.eval()
     n_series, paths, horizon = suite.sizes["agreement"]
     data = windows(n_series, seed=5)
     bars = torch.from_numpy(data.bars).to(device)
     stamps = torch.from_numpy(data.stamps).long().to(device)
     lookback = WINDOW - 1 - horizon
     uniforms = draw_uniforms(n_series, paths, horizon, seed=6).to(device)
-    figures = {"series": n_series, "paths": paths, "horizon": horizon, "weights": "the trainer step's (synthetic)"}
+    figures = {"series": n_series, "paths": paths, "horizon": horizon, "weights": source}
     with torch.inference_mode():
         s1, s2 = tokenizer.encode(bars[:, :lookback])
         for label, sampling, count in (("greedy", SamplingConfig(top_k=1), 1),
