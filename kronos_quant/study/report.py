@@ -34,7 +34,7 @@ HEADLINE_NAMES = {"IC": "IC", "RankIC": "RankIC", "ICIR": "ICIR", "RankICIR": "R
                   "tied_at_cutoff": "names tied at cutoff", "topk_excess_without_cost": "Top-K excess (no cost)",
                   "topk_excess_with_cost": "Top-K excess (cost)", "topk_ir_with_cost": "Top-K IR (cost)",
                   "topk_mdd_with_cost": "Top-K max DD (cost)", "turnover": "daily turnover",
-                  "constant_days": "constant days"}
+                  "constant_days": "constant days", "suspended_rows_removed": "suspended rows removed"}
 STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1150px}table{border-collapse:collapse;margin:1em 0}"
          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}img{max-width:100%}"
          ".warn{background:#fff3cd;padding:.5em}")
@@ -146,7 +146,13 @@ def _page(result, images: str) -> str:
              f"<p>{html.escape(config.market)} on {html.escape(str(config.provider_uri))}; test "
              f"{config.windows.test_start} .. {config.windows.test_end}, roll step {config.windows.roll_step} "
              f"({config.windows.rolling}); {len(result.frame):,} aligned (datetime, instrument) rows, every signal "
-             "scored on the same rows. Label: close[t+2]/close[t+1]-1. t-statistics: Newey-West.</p>"]
+             "scored on the same rows. Label: close[t+2]/close[t+1]-1. t-statistics: Newey-West.</p>",
+             "<p>Suspensions: a zero-volume bar (a suspended day carried forward as a flat bar) is a suspended day. "
+             "A row is not scored when t, t+1 or t+2 is one (the 'suspended rows removed' column counts the rows "
+             "each signal lost); the backtests never buy or sell on one; Kronos' windows skip such bars "
+             "(kronos_quant.data.windows). Ties: every Top-K backtest and L-S spread breaks ties at the cutoff with "
+             f"the same seeded key (seed {config.random_seed}), not by instrument code. L-S: top minus bottom "
+             f"{config.backtest.long_short_quantile:.0%} of names.</p>"]
     if result.overlap_periods:
         parts.append(f"<p class='warn'>* Official Kronos weights: test periods {list(result.overlap_periods)} overlap "
                      f"the pretraining data (up to ~{config.pretrain_cutoff}); Kronos' numbers there may be "
