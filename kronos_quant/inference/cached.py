@@ -35,7 +35,9 @@ def _prefill(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps: torch.Te
 
 def feed_token(model: Kronos, s1_next: torch.Tensor, s2_next: torch.Tensor, stamp: torch.Tensor,
                caches: list[StaticKVCache], step: DecodeStep) -> torch.Tensor:
-    """One decode step of the trunk: ids (R, Q) and their stamp (R or R*, 1, 5) -> new states h (R, Q, d).
+    """One decode step of the trunk: ids (R, Q) and their stamps (R, 1, 5) -> new states h (R, Q, d).
+
+    A cache row's Q queries (the paths of one series) share its stamp, which broadcasts over them.
 
     Writes the new keys/values (trunk and dependency layer) into ``caches`` where ``step`` says. Every
     step calls it with tensors of the same shapes, so ``torch.compile`` traces it once (``compile=True``).
