@@ -47,7 +47,7 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
         if column not in summary:
             continue
         formatter = format_percent if column in PERCENT_COLUMNS else format_number
-        digits = 2
+        digits = 0 if column == "suspended_rows_removed" else 2
         out[title] = [formatter(v, digits) for v in summary[column]]
     return pd.DataFrame(out, index=summary.index)
 
