@@ -10,6 +10,7 @@ The price panel is read once and shared. Prints one JSON line per size and a Mar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -38,9 +39,12 @@ def main() -> None:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--reference-steps", type=int, default=None, help="default: the config's predictor max_steps")
     parser.add_argument("--sizes", default="S,M,L")
+    parser.add_argument("--rank-ic-dates", type=int, default=None, help="override rank_ic.dates")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     base = load_pretrain_config(args.config, out_dir=args.out_dir)
+    if args.rank_ic_dates is not None:
+        base = base.replace(rank_ic=dataclasses.replace(base.rank_ic, dates=args.rank_ic_dates))
     tokens = base.lookback + base.horizon
     reference = dict(base.predictor.model)
     budget = flops_per_token(reference, tokens) * (args.reference_steps or base.predictor.max_steps)
