@@ -7,8 +7,10 @@ land there, as they would in a fresh clone.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 import yaml
@@ -111,8 +113,13 @@ def test_interrupt_then_rerun_then_the_printed_follow_up(tiny_market, kronos_set
     errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
     assert len(errors) == 1 and "has no run with predictions" in errors[0] and "\n" not in errors[0]
 
+    caplog.clear()
+    caplog.set_level(logging.INFO)
     assert main(demo) == 0  # the rerun starts a fresh run and finishes
     printed = capsys.readouterr().out
+    written = [re.search(r"report written to (\S+)", record.getMessage()) for record in caplog.records]
+    written = [match.group(1).removeprefix("file://").removeprefix("file:") for match in written if match]
+    assert written and all(Path(path).is_file() for path in written)  # never a temporary folder that is gone
     statuses = run_statuses(EXPERIMENT)
     assert sorted(statuses.values()) == ["FINISHED", "KILLED"]
     ic = float(re.search(r"^\s+IC\s+(-?\d+\.\d+)$", printed, flags=re.MULTILINE).group(1))
@@ -143,8 +150,6 @@ def test_interrupt_then_rerun_then_the_printed_follow_up(tiny_market, kronos_set
 
 def test_fast_demo_setting_keeps_the_pipeline_and_shrinks_the_budget():
     """``kronos-quant demo --fast`` (what CI runs before the printed follow-up): same records, smaller budget."""
-    from pathlib import Path
-
     from kronos_quant.qlib_ext.quickstart import fast_demo_config
     from kronos_quant.qlib_ext.workflow import load_workflow_config
     from kronos_quant.qlib_ext.workflow_checks import check_backtest_in_test, parse_range
