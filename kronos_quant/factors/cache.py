@@ -108,7 +108,8 @@ class FeatureCache:
             logger.warning("feature cache: %s does not hold the key of this entry (edited, truncated or copied from "
                            "elsewhere); discarding the entry's blocks", key_file)
             for stale in folder.iterdir():
-                stale.unlink()
+                if stale.is_file():
+                    stale.unlink()
         if not key_file.exists():
             _atomic_write(key_file, json.dumps(key, sort_keys=True, indent=1).encode())
         return folder

@@ -8,16 +8,19 @@ Resume safety: ``<output_dir>/study_manifest.json`` records the digest of everyt
 trained windows (:func:`training_settings`: every config key except the report-only ones, plus a
 fingerprint of the provider's data up to ``test_end``, not its path). A later run into the same folder
 with another digest is refused, naming the keys that changed, so a resumed study never merges windows
-trained with different settings or on different data. Report-only keys (``REPORT_ONLY``: backtest
+trained with different settings or on different data (unless no window finished there yet, e.g. the
+first run stopped at a config error: then the new settings are recorded). Report-only keys (``REPORT_ONLY``: backtest
 costs and Top-K, the signal list, the random seed) may change between runs: they touch no trained window.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -114,12 +117,22 @@ def claim_output_dir(config) -> Path:
             recorded = json.loads(manifest.read_text())
             recorded_digest, recorded_settings = recorded["digest"], recorded["settings"]
         except (ValueError, KeyError, TypeError):
+            if finished_runs(out) == 0:
+                logger.warning("%s is unreadable but no window finished there yet; recording the settings again",
+                               manifest)
+                _record(manifest, digest, settings)
+                return out
             raise ValueError(f"{manifest} is unreadable (edited or truncated), so this folder's trained windows "
                              "cannot be matched to settings; use a new --output-dir, or delete the folder to start "
                              "over") from None
         if recorded_digest != digest:
             changed = sorted(key for key in set(settings) | set(recorded_settings)
                              if settings.get(key) != recorded_settings.get(key))
+            if finished_runs(out) == 0:  # e.g. the earlier run stopped at a config error: nothing to mix with
+                logger.info("%s: settings changed (%s) but no window finished there yet; recording the new ones",
+                            out, changed)
+                _record(manifest, digest, settings)
+                return out
             raise ValueError(f"output_dir {out} holds a study run with other settings (changed: {changed}); resuming "
                              "would mix windows trained with different settings or data. Use a new --output-dir, "
                              "revert the change, or delete the folder to start over")
@@ -128,9 +141,25 @@ def claim_output_dir(config) -> Path:
         logger.warning("%s has runs but no %s (written by an older version): its finished windows are resumed as "
                        "before, matched by their task hash only; the settings are recorded from now on", out,
                        MANIFEST_NAME)
+    _record(manifest, digest, settings)
+    return out
+
+
+def finished_runs(out: Path) -> int:
+    """FINISHED MLflow runs in ``out/mlflow.db`` (the study's store); 0 when there is no store yet."""
+    store = out / "mlflow.db"
+    if not store.is_file():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'").fetchone()[0])
+    except sqlite3.Error:  # no runs table yet (MLflow creates it on first use)
+        return 0
+
+
+def _record(manifest: Path, digest: str, settings: dict) -> None:
     payload = json.dumps({"digest": digest, "settings": settings}, indent=1, sort_keys=True)
     atomic_write(manifest, lambda path: Path(path).write_text(payload))
-    return out
 
 
 def _plain(value):

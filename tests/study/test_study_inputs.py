@@ -163,11 +163,22 @@ def test_an_unwritable_output_dir_is_named(market, tmp_path, where):
         claim_output_dir(_config(market, out))
 
 
+def _finished_window(out):
+    """A store with one FINISHED run, as MLflow's sqlite schema has it (table runs, column status)."""
+    import sqlite3
+
+    with sqlite3.connect(out / "mlflow.db") as connection:
+        connection.execute("CREATE TABLE runs (run_uuid TEXT, status TEXT)")
+        connection.execute("INSERT INTO runs VALUES ('r1', 'FINISHED')")
+    connection.close()
+
+
 def test_a_changed_config_into_the_same_output_dir_is_refused(market, tmp_path):
     out = tmp_path / "out"
     config = _config(market, out)
     claim_output_dir(config)
     assert (out / MANIFEST_NAME).is_file()
+    _finished_window(out)
     claim_output_dir(config)  # the same settings resume
     # report-only settings may change: no trained window depends on them
     claim_output_dir(dataclasses.replace(config, backtest=dataclasses.replace(config.backtest, cost_bp=40.0),
@@ -183,6 +194,7 @@ def test_a_changed_config_into_the_same_output_dir_is_refused(market, tmp_path):
 def test_other_data_under_the_same_path_is_refused_and_the_same_data_elsewhere_is_not(market, tmp_path):
     out = tmp_path / "out"
     claim_output_dir(_config(market, out))
+    _finished_window(out)
     moved = shutil.copytree(market, tmp_path / "moved")
     claim_output_dir(_config(moved, out))  # a copy of the same data: same fingerprint
     path = next((market / "features").glob("sh6*/close.day.bin"))
@@ -193,10 +205,30 @@ def test_other_data_under_the_same_path_is_refused_and_the_same_data_elsewhere_i
         claim_output_dir(_config(market, out))
 
 
+def test_settings_may_change_while_no_window_has_finished(market, tmp_path):
+    """A first run that stopped at a config error (say test_end too late) trained nothing: the fix is accepted."""
+    import json
+
+    out = tmp_path / "out"
+    config = _config(market, out)
+    claim_output_dir(config)
+    fixed = dataclasses.replace(config, windows=dataclasses.replace(config.windows, test_end="2022-06-17"))
+    claim_output_dir(fixed)
+    recorded = json.loads((out / MANIFEST_NAME).read_text())
+    assert recorded["settings"]["windows"]["test_end"] == "2022-06-17"
+    _finished_window(out)
+    with pytest.raises(ValueError, match=r"other settings"):
+        claim_output_dir(config)
+
+
 def test_a_truncated_manifest_is_refused(market, tmp_path):
     out = tmp_path / "out"
     claim_output_dir(_config(market, out))
     manifest = out / MANIFEST_NAME
+    manifest.write_text(manifest.read_text()[:40])
+    claim_output_dir(_config(market, out))  # nothing finished yet: recorded again
+    assert manifest.read_text().endswith("}")
+    _finished_window(out)
     manifest.write_text(manifest.read_text()[:40])
     with pytest.raises(ValueError, match=r"study_manifest.json is unreadable"):
         claim_output_dir(_config(market, out))
@@ -221,7 +253,8 @@ def test_the_cli_refuses_a_changed_config_into_a_used_output_dir_before_training
 
     monkeypatch.setattr(run, "build_signals", lambda config: pytest.fail("trained despite the changed settings"))
     raw = copy.deepcopy(study_dict(market, tmp_path / "out"))
-    claim_output_dir(study_config_from_dict(raw))  # the first run's claim
+    claim_output_dir(study_config_from_dict(raw))  # the first run's claim ...
+    _finished_window(tmp_path / "out")  # ... and its first finished window
     raw["kronos"]["horizons"] = [1, 2, 10]
     path = _write(tmp_path, raw)
     assert main(["study", "--config", str(path)]) == 1
