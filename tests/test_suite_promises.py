@@ -1,6 +1,7 @@
 """What the suite itself promises: hard dependencies error instead of skipping, ../shared is marked and whole."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -42,15 +43,33 @@ def test_a_missing_subfolder_of_shared_fails_and_names_it(tmp_path):
         shared_subfolder(tmp_path, "data/qlib_cn_csi300")
 
 
-def _collected(marker: str) -> list[str]:
+MARKS_PLUGIN = """
+def pytest_collection_finish(session):
+    for item in session.items:
+        uses = "shared_dir" in getattr(item, "fixturenames", ())
+        print("MARKED" if item.get_closest_marker("shared") else "UNMARKED", "USES" if uses else "-", item.nodeid)
+"""
+
+
+def _collected(tmp_path) -> tuple[list[str], list[str]]:
+    """(node ids marked ``shared``, the others) among the tests of SHARED_MODULES, as a plain run collects them.
+
+    Collecting the whole suite takes ~25 s here; these modules hold every test that reads ../shared today, and
+    the conftest hook marks any later one from its ``shared_dir`` fixture.
+    """
+    (tmp_path / "report_marks.py").write_text(MARKS_PLUGIN)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-                           "-m", marker, *SHARED_MODULES], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode in (0, 5), done.stdout[-2000:] + done.stderr[-2000:]  # 5: nothing collected
-    return [line for line in done.stdout.splitlines() if "::" in line]
+                           "-p", "report_marks", *SHARED_MODULES], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = [line.split(" ", 2) for line in done.stdout.splitlines() if line.startswith(("MARKED ", "UNMARKED "))]
+    assert all((mark == "MARKED") == (uses == "USES") for mark, uses, _ in lines), lines  # marked iff it reads it
+    return [node for mark, _, node in lines if mark == "MARKED"], [node for mark, _, node in lines if mark != "MARKED"]
 
 
-def test_every_test_that_reads_shared_carries_the_marker():
-    shared, other = _collected("shared"), _collected("not shared")
+def test_every_test_that_reads_shared_carries_the_marker(tmp_path):
+    shared, other = _collected(tmp_path)
     functions = {line.split("[")[0] for line in shared}
     assert functions == {"tests/model/test_parity.py::" + name for name in (
         "test_token_ids_match_exactly", "test_tokenizer_reconstructions", "test_predictor_logits_and_context",
