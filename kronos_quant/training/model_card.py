@@ -23,12 +23,13 @@ CARD_MD = "model_card.md"
 CARD_FIELDS = ("key", "provider", "instruments", "n_instruments", "date_span", "cut", "valid_start",
                "data_digest", "config_digest", "config", "windows_seen", "tokens_seen", "steps", "wall_seconds",
                "cpu_seconds", "world_size", "torch_threads", "curves", "best", "tokenizer_dir", "predictor_dir",
-               "parameters")
+               "parameters", "ensemble")
 STAGES = ("tokenizer", "predictor")
 
 
-def build_model_card(config, data, *, key: str, results: dict, configs: dict, timings: dict, world_size: int) -> dict:
-    """The card as a JSON-ready dict with every field of :data:`CARD_FIELDS`."""
+def build_model_card(config, data, *, key: str, results: dict, configs: dict, timings: dict, world_size: int,
+                     ensemble: dict | None = None) -> dict:
+    """The card as a JSON-ready dict with every field of :data:`CARD_FIELDS` (``ensemble`` None: one seed)."""
     run_dir = Path(config.out_dir) / key
     train, valid = data.train, data.valid
     steps, windows, tokens, curves, best, parameters = {}, {}, {}, {}, {}, {}
@@ -61,7 +62,7 @@ def build_model_card(config, data, *, key: str, results: dict, configs: dict, ti
             "world_size": world_size, "torch_threads": torch.get_num_threads(), "curves": curves, "best": best,
             "tokenizer_dir": str(Path(results["tokenizer"].best_dir).relative_to(run_dir)),
             "predictor_dir": str(Path(results["predictor"].best_dir).relative_to(run_dir)),
-            "parameters": parameters}
+            "parameters": parameters, "ensemble": ensemble}
 
 
 def _finite(value: float) -> float | None:
@@ -104,6 +105,11 @@ def card_markdown(card: dict) -> str:
                      f"{card['windows_seen'][stage]:,} | {card['tokens_seen'][stage]:,} | "
                      f"{card['wall_seconds'][stage]:.1f} | {card['cpu_seconds'][stage]:.1f} | "
                      f"{score} (select on {best['select_on']}) |")
+    if card.get("ensemble"):
+        ensemble = card["ensemble"]
+        members = ", ".join(f"{value:.4f}" for value in ensemble.get("val_rank_ic_members", []))
+        lines += ["", f"Seed ensemble of {len(ensemble['members'])} predictors: val RankIC of the members {members}; "
+                  f"of their mean signal {ensemble.get('val_rank_ic_ensemble', float('nan')):.4f}."]
     lines += ["", f"Total wall {card['wall_seconds']['total']:.1f} s, CPU {card['cpu_seconds']['total']:.1f} s "
               f"(rank 0 of {card['world_size']}, {card['torch_threads']} torch threads). Curves are in "
               "model_card.json (`curves`).", ""]

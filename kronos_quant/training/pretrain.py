@@ -105,25 +105,54 @@ def run_pretraining(config: PretrainConfig, *, ctx: DistContext | None = None, p
     tok_result = _timed(timings, "tokenizer", lambda: fit_tokenizer(
         tok_config, data.train, data.valid, ctx=ctx, on_step_end=_hook(on_step_end, "tokenizer")))
     tokenizer = KronosTokenizer.from_pretrained(tok_result.best_dir, device=ctx.device)
-    pred_config = _stage_config(config.predictor, run_dir / "predictor", config).replace(
-        tokenizer=str(tok_result.best_dir))
     scorer = None
     if config.rank_ic.dates > 0:
         scorer = ValidationRankIC(tokenizer, data.valid, horizon=config.horizon, config=config.rank_ic,
                                   device=ctx.device)
-    pred_result = _timed(timings, "predictor", lambda: fit_predictor(
-        pred_config, data.train, data.valid, tokenizer=tokenizer, ctx=ctx, scorer=scorer,
-        on_step_end=_hook(on_step_end, "predictor")))
+    members = _train_predictors(config, data, run_dir, tokenizer, tok_result.best_dir, scorer=scorer, ctx=ctx,
+                                timings=timings, on_step_end=on_step_end)
+    (pred_config, pred_result) = members[0]
+    ensemble = _ensemble_summary(members, run_dir, scorer, ctx) if len(members) > 1 else None
     timings["total"] = {"wall_seconds": time.perf_counter() - started_wall,
                         "cpu_seconds": time.process_time() - started_cpu}
     card = build_model_card(config, data, key=key, results={"tokenizer": tok_result, "predictor": pred_result},
                             configs={"tokenizer": tok_config, "predictor": pred_config}, timings=timings,
-                            world_size=ctx.world_size)
+                            world_size=ctx.world_size, ensemble=ensemble)
     if ctx.is_master:
         write_model_card(card, run_dir)
         if config.mlflow:
             log_to_mlflow(card, run_dir, Path(config.out_dir))
     return PretrainResult(run_dir, tok_result.best_dir, pred_result.best_dir, card, False)
+
+
+def member_name(index: int) -> str:
+    """Folder of ensemble member ``index``: ``predictor`` for the first (the single model), then predictor_seed<k>."""
+    return "predictor" if index == 0 else f"predictor_seed{index}"
+
+
+def _train_predictors(config: PretrainConfig, data: PretrainData, run_dir: Path, tokenizer, tokenizer_dir: Path, *,
+                      scorer, ctx: DistContext, timings: dict, on_step_end) -> list[tuple]:
+    """(config, TrainResult) of each ensemble member: predictor.seed + k on the one frozen tokenizer."""
+    members = []
+    for index in range(config.ensemble):
+        name = member_name(index)
+        member_config = _stage_config(config.predictor, run_dir / name, config).replace(
+            tokenizer=str(tokenizer_dir), seed=config.predictor.seed + index)
+        result = _timed(timings, name, lambda: fit_predictor(
+            member_config, data.train, data.valid, tokenizer=tokenizer, ctx=ctx, scorer=scorer,
+            on_step_end=_hook(on_step_end, name)))
+        members.append((member_config, result))
+    return members
+
+
+def _ensemble_summary(members: list[tuple], run_dir: Path, scorer, ctx: DistContext) -> dict:
+    """Member folders, and the validation RankIC of each member's selected checkpoint and of their mean signal."""
+    summary = {"members": [str(Path(result.best_dir).relative_to(run_dir)) for _, result in members]}
+    if scorer is not None and ctx.is_master:
+        models = [Kronos.from_pretrained(result.best_dir, device=ctx.device) for _, result in members]
+        summary["val_rank_ic_members"] = [scorer.score([model])["val/rank_ic"] for model in models]
+        summary["val_rank_ic_ensemble"] = scorer.score(models)["val/rank_ic"]
+    return summary
 
 
 def _stage_config(stage, out_dir: Path, config: PretrainConfig):

@@ -71,6 +71,7 @@ class PretrainConfig:
     cache: bool = True  # reuse a finished run with the same key
     resume: bool = False  # continue an interrupted run with the same key
     mlflow: bool = True  # log params, curves and the model card to out_dir/mlflow.db
+    ensemble: int = 1  # predictor seeds (predictor.seed + k) on the one tokenizer; their mean signal is scored too
     tokenizer: TrainConfig = TrainConfig()
     predictor: TrainConfig = TrainConfig()
 
@@ -83,6 +84,8 @@ class PretrainConfig:
         if not valid_start <= cut or (start is not None and not start < valid_start):
             raise ValueError(f"pretrain: need start < valid_start <= cut, got {self.start}, {self.valid_start}, "
                              f"{self.cut}")
+        if self.ensemble < 1:
+            raise ValueError(f"pretrain.ensemble must be >= 1 predictor seeds, got {self.ensemble}")
         if self.lookback < 2 or self.horizon < 1 or self.clip <= 0:
             raise ValueError(f"pretrain: lookback must be >= 2, horizon >= 1, clip > 0; got {self.lookback}, "
                              f"{self.horizon}, {self.clip}")

@@ -99,14 +99,24 @@ class ValidationRankIC:
 
     @torch.no_grad()
     def __call__(self, model) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
+        return self.score([model])
+
+    @torch.no_grad()
+    def score(self, models: list) -> dict[str, float]:
+        """RankIC of the members' mean signal (one model: its own signal), averaged over the sampled dates.
+
+        The mean of the members' signals is the seed ensemble's signal (as research.ensemble.ensemble_signal).
+        """
+        modes = [model.training for model in models]
+        for model in models:
+            model.eval()
         scores = []
         for index, sample in enumerate(self.samples):
-            signal = self.signal(model, sample, index)
+            signal = np.mean([self.signal(model, sample, index) for model in models], axis=0)
             score = pd.Series(signal).corr(pd.Series(sample.realised), method="spearman")
             if np.isfinite(score):
                 scores.append(score)
-        model.train(was_training)
+        for model, mode in zip(models, modes):
+            model.train(mode)
         return {"val/rank_ic": float(np.mean(scores)) if scores else float("nan"),
                 "val/rank_ic_dates": float(len(scores))}

@@ -52,3 +52,17 @@ def test_a_real_model_scores_deterministically(scorer_parts):
     scorer = ValidationRankIC(tokenizer, valid, horizon=5, config=RankICConfig(dates=2, paths=2, seed=1))
     first, second = scorer(model.eval()), scorer(model)
     assert first == second and -1 <= first["val/rank_ic"] <= 1
+
+
+def test_the_ensemble_is_scored_on_the_mean_of_its_members_signals(scorer_parts, monkeypatch):
+    valid, _, tokenizer, model = scorer_parts
+    scorer = ValidationRankIC(tokenizer, valid, horizon=5, config=RankICConfig(dates=3, paths=2, seed=1))
+    noise = {index: np.random.default_rng(index).normal(0, 0.05, 12) for index in range(3)}
+    other = Kronos(model.config)
+    # member a = label + noise, member b = label - noise: each ranks imperfectly, their mean is the label
+    signals = {id(model): lambda sample, index: sample.realised + noise[index],
+               id(other): lambda sample, index: sample.realised - noise[index]}
+    monkeypatch.setattr(scorer, "signal", lambda m, sample, index: signals[id(m)](sample, index))
+    single = scorer.score([model])["val/rank_ic"]
+    assert single < 0.9
+    assert scorer.score([model, other])["val/rank_ic"] == pytest.approx(1.0)

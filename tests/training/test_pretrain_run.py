@@ -121,3 +121,21 @@ def test_the_checkpoints_load_with_from_pretrained(finished):
     tokenizer, model = load_pretrained(result.run_dir)
     assert tokenizer.config.s1_bits == model.config.s1_bits == 4
     assert all(bool(p.detach().isfinite().all()) for p in model.parameters())
+
+
+def test_a_seed_ensemble_trains_each_seed_and_scores_their_mean(pretrain_provider, make_pretrain_config, tmp_path):
+    config = make_pretrain_config(pretrain_provider, tmp_path, ensemble=2)
+    result = run_pretraining(config)
+    ensemble = result.card["ensemble"]
+    assert ensemble["members"] == ["predictor/best", "predictor_seed1/best"]
+    first, second = (_weights_of(result.run_dir / member) for member in ensemble["members"])
+    assert first != second  # seeds 7 and 8
+    assert len(ensemble["val_rank_ic_members"]) == 2
+    assert -1 <= ensemble["val_rank_ic_ensemble"] <= 1
+    assert ensemble["val_rank_ic_ensemble"] not in ensemble["val_rank_ic_members"]
+    assert "predictor_seed1" in result.card["wall_seconds"]
+    assert "Seed ensemble of 2 predictors" in (result.run_dir / "model_card.md").read_text()
+
+
+def _weights_of(folder) -> bytes:
+    return (folder / "model.safetensors").read_bytes()
