@@ -6,6 +6,12 @@ the validation windows, keeps ``best/`` (lowest validation loss) and ``last/`` c
 ``resume.pt``, stops early when validation stops improving, and refuses to continue (or save)
 after a non-finite loss.
 
+Step metrics (losses, gradient norm) stay on the device and are copied to the host only every
+``log_every`` steps and before each evaluation, where a non-finite step is still reported by its own
+number; nothing is saved after it. ``config.select_on`` picks ``best/`` by validation loss or by a
+scorer's ``val/rank_ic``; batches come from the training source's own ``epoch_order`` when it has one
+(the pretraining sampler), else from a seeded permutation of its rows.
+
 ``loss_fn(model, bars (B, L, 6), stamps (B, L, 5))`` returns a NamedTuple whose first field
 ``total`` is the scalar to minimise; the other fields are logged. It must work on the DDP-wrapped
 model in train mode and on the plain module in eval mode.

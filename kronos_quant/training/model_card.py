@@ -1,7 +1,8 @@
 """The model card of a pretraining run (JSON + a short Markdown) and its MLflow record.
 
 The card answers: trained on what (provider, instruments, date span, cut date, data digest), how
-much (windows and tokens seen, steps), at what cost (wall and CPU time of rank 0), how it went
+much (windows and tokens seen by the final weights, steps), at what cost (wall and CPU time of
+rank 0 in the invocation that finished the run: a resumed run counts its last part only), how it went
 (loss and RankIC curves, best values) and with which settings (the config and its digest).
 """
 from __future__ import annotations
