@@ -109,6 +109,9 @@ def train_study_model(data: StudyData, train: tuple[str, str], valid: tuple[str,
     train_arrays, valid_arrays = study_window_arrays(data, train, valid, every=every)
     logger.info("training on %d windows, validating on %d", len(train_arrays.bars), len(valid_arrays.bars))
     out = Path(out_dir)
+    settings = {"lookback": data.lookback, "horizon": data.horizon, "instruments": data.instruments,
+                "train": list(train), "valid": list(valid), "every": every, "max_steps": max_steps}
+    _write_settings(out, {**settings, "complete": False})  # until both networks are trained
     common = dict(from_scratch=True, lr=2e-3, warmup_steps=50, batch_size=batch_size, epochs=1,
                   max_steps=max_steps, windows_per_epoch=max_steps * batch_size, valid_windows=2048,
                   eval_every=max(max_steps // 10, 1), patience=4, seed=7, device="cpu", log_every=50)
@@ -118,10 +121,14 @@ def train_study_model(data: StudyData, train: tuple[str, str], valid: tuple[str,
     pred = fit_predictor(TrainConfig(model=dict(STUDY_PREDICTOR), tokenizer=str(tok.best_dir),
                                      out_dir=str(out / "predictor"), **common), train_arrays, valid_arrays)
     logger.info("predictor: %d steps, best val %.5f", pred.steps, pred.best_val_loss)
-    settings = {"lookback": data.lookback, "horizon": data.horizon, "instruments": data.instruments,
-                "train": list(train), "valid": list(valid), "every": every, "max_steps": max_steps}
-    (out / MODEL_SETTINGS).write_text(json.dumps(settings, indent=1))
+    _write_settings(out, {**settings, "complete": True})
     return Path(tok.best_dir), Path(pred.best_dir)
+
+
+def _write_settings(out: Path, settings: dict) -> None:
+    from kronos_quant.io_utils import atomic_write
+
+    atomic_write(out / MODEL_SETTINGS, lambda path: Path(path).write_text(json.dumps(settings, indent=1)))
 
 
 def check_trained_model(out_dir: str | Path, data: StudyData, *, train_command: str) -> tuple[Path, Path]:
@@ -136,6 +143,9 @@ def check_trained_model(out_dir: str | Path, data: StudyData, *, train_command: 
     settings_path = out / MODEL_SETTINGS
     if settings_path.is_file():
         trained = json.loads(settings_path.read_text())
+        if not trained.get("complete", True):
+            raise ValueError(f"the train step in {out} did not finish (interrupted?), so its checkpoints are not the "
+                             f"final ones: rerun `{train_command}`")
         for name in ("lookback", "horizon"):
             if int(trained[name]) != int(getattr(data, name)):
                 raise ValueError(f"the model in {out} was trained with --{name} {trained[name]}, this step has "

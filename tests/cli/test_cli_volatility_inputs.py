@@ -13,11 +13,11 @@ from kronos_quant.qlib_ext.volatility_study import (MODEL_SETTINGS, check_foreca
                                                      load_forecast, save_forecast)
 
 
-def _fake_trained(out, lookback=60, horizon=20):
+def _fake_trained(out, lookback=60, horizon=20, complete=True):
     """The folder layout the train step leaves (checkpoint dirs + settings); no weights needed for these checks."""
     for network in ("tokenizer", "predictor"):
         (out / network / "best").mkdir(parents=True)
-    (out / MODEL_SETTINGS).write_text(json.dumps({"lookback": lookback, "horizon": horizon}))
+    (out / MODEL_SETTINGS).write_text(json.dumps({"lookback": lookback, "horizon": horizon, "complete": complete}))
 
 
 def _run(capsys, *argv) -> str:
@@ -43,6 +43,13 @@ def test_forecast_with_other_settings_than_the_trained_model_is_refused(tiny_mar
     err = _run(capsys, "forecast", "--provider", str(tiny_market), "--out", str(tmp_path / "vol"), "--segment",
                "valid", option, value)
     assert message in err
+
+
+def test_forecast_after_an_interrupted_train_step_is_refused(tiny_market, tmp_path, capsys):
+    _fake_trained(tmp_path / "vol", complete=False)  # best/ dirs exist: early-stopping saves them mid-run
+    err = _run(capsys, "forecast", "--provider", str(tiny_market), "--out", str(tmp_path / "vol"), "--segment", "valid")
+    assert f"the train step in {tmp_path / 'vol'} did not finish (interrupted?)" in err
+    assert "rerun `kronos-quant volatility train" in err
 
 
 def test_forecast_of_a_segment_the_provider_does_not_cover_is_an_empty_range(tiny_market, tmp_path, capsys):
