@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,9 +183,17 @@ def save_forecast(path: str | Path, index: pd.MultiIndex, paths: np.ndarray, las
                   settings: dict | None = None) -> None:
     """``.npz`` with datetime (ns ints), instrument (str), paths, last_close and ``settings`` (JSON: the
     forecast's lookback, horizon, temperature, ... read back by :func:`forecast_file_settings`)."""
-    np.savez_compressed(path, datetime=index.get_level_values("datetime").values.astype("datetime64[ns]").astype(np.int64),
-                        instrument=np.asarray(index.get_level_values("instrument"), dtype=str), paths=paths,
-                        last_close=last_close, settings=np.asarray(json.dumps(settings or {}, sort_keys=True)))
+    from kronos_quant.io_utils import atomic_write
+
+    arrays = dict(datetime=index.get_level_values("datetime").values.astype("datetime64[ns]").astype(np.int64),
+                  instrument=np.asarray(index.get_level_values("instrument"), dtype=str), paths=paths,
+                  last_close=last_close, settings=np.asarray(json.dumps(settings or {}, sort_keys=True)))
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as handle:  # a file object: numpy adds no ".npz" to the temporary name
+            np.savez_compressed(handle, **arrays)
+
+    atomic_write(path, write)  # an interrupted forecast step leaves no half-written paths file
 
 
 def forecast_file_settings(path: str | Path) -> dict:
@@ -194,8 +203,13 @@ def forecast_file_settings(path: str | Path) -> dict:
 
 
 def load_forecast(path: str | Path) -> tuple[pd.MultiIndex, np.ndarray, np.ndarray]:
-    """Inverse of :func:`save_forecast`."""
-    data = np.load(path)
+    """Inverse of :func:`save_forecast`; a ValueError naming the file when it is not a complete paths file."""
+    try:
+        data = np.load(path)
+        data.files  # noqa: B018 -- reads the zip directory: a truncated file fails here
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} is not a readable paths file ({type(err).__name__}: {err}); run the forecast "
+                         "step for it again") from None
     index = pd.MultiIndex.from_arrays([pd.to_datetime(data["datetime"]), data["instrument"]],
                                       names=["datetime", "instrument"])
     return index, data["paths"], data["last_close"]

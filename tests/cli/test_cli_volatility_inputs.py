@@ -125,3 +125,12 @@ def test_non_positive_step_options_are_refused(tiny_market, tmp_path, capsys, ar
     _fake_trained(tmp_path / "vol")
     err = _run(capsys, *argv, "--provider", str(tiny_market), "--out", str(tmp_path / "vol"))
     assert message in err
+
+
+def test_a_truncated_paths_file_is_named(tmp_path):
+    _paths_file(tmp_path / "paths_valid_T1.npz", 20)
+    data = (tmp_path / "paths_valid_T1.npz").read_bytes()
+    (tmp_path / "paths_valid_T1.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"paths_valid_T1.npz is not a readable paths file .* run the forecast step"):
+        load_forecast(tmp_path / "paths_valid_T1.npz")
+    assert list(tmp_path.iterdir()) == [tmp_path / "paths_valid_T1.npz"]  # no temporary file left by save_forecast
