@@ -33,13 +33,14 @@ class DecodePlan:
     cached_steps: int  # F, generated tokens fed through the caches (then the exact window slides)
     write_slots: torch.Tensor  # (F, Q) int64: slots of fed token s
     masks: torch.Tensor  # (F + 1, Q, N) additive (0 or -inf): masks[s] is what a query sees once tokens < s are fed
-    cos: torch.Tensor  # (F, 1, hd) rotary cos of fed token s
-    sin: torch.Tensor  # (F, 1, hd) signed sin
+    cos: torch.Tensor  # (F, 1, 1, 1, hd) rotary cos of fed token s (broadcast over paths, q/k and heads)
+    sin: torch.Tensor  # (F, 1, 1, 1, hd) signed sin
 
     def prefill(self, model: Kronos, dtype: torch.dtype) -> DecodeStep:
         """The lookback's step: slots 0..T0-1, causal among themselves, positions 0..T0-1."""
         positions = torch.arange(self.prefix, device=self.masks.device)
-        return DecodeStep(positions, None, *model.rotary_tables(positions, dtype))
+        cos, sin = model.rotary_tables(positions, dtype)  # (T0, hd)
+        return DecodeStep(positions, None, cos[:, None, None], sin[:, None, None])
 
     def step(self, index: int) -> DecodeStep:
         """Feeding generated token ``index`` (0-based)."""
@@ -74,4 +75,4 @@ def plan_decode(model: Kronos, *, history: int, horizon: int, paths: int, contex
     # additive, in the compute dtype: what scaled_dot_product_attention would make of a bool mask at every call
     additive = torch.zeros(masks.shape, dtype=dtype).masked_fill_(~masks, float("-inf"))
     return DecodePlan(rows_per_series, queries, prefix, slots, cached, write.to(device), additive.to(device),
-                      cos[:, None], sin[:, None])
+                      cos[:, None, None, None], sin[:, None, None, None])

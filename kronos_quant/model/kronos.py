@@ -193,10 +193,12 @@ class Kronos(PretrainedMixin, nn.Module):
         return self.norm(x)
 
     def new_caches(self, rows: int, slots: int, *, device, dtype) -> list[StaticKVCache]:
-        """Zeroed trunk caches (R, n_heads, N, hd), one per block, then the dependency layer's (see below)."""
+        """Zeroed trunk caches (R, n_heads, N, hd), one per block with its fused q/k/v projection, then the
+        dependency layer's (see below)."""
         cfg = self.config
         trunk = [StaticKVCache.zeros(rows, cfg.n_heads, slots, cfg.d_model // cfg.n_heads, device=device,
-                                     dtype=dtype) for _ in range(cfg.n_layers)]
+                                     dtype=dtype, projection=block.self_attn.fused_projection(dtype))
+                 for block in self.transformer]
         return trunk + [self.new_dependency_cache(rows, slots, device=device, dtype=dtype)]
 
     def new_dependency_cache(self, rows: int, slots: int, *, device, dtype) -> StaticKVCache:

@@ -24,7 +24,7 @@ class DecodeStep(NamedTuple):
 
     slots: torch.Tensor  # (Q,) int64 cache slots of the new keys/values (prefill: (T,) for T tokens)
     mask: torch.Tensor | None  # (Q, N) bool (True: may attend) or additive; None: the T new tokens, causally
-    cos: torch.Tensor  # (Q or T, hd) or (1, hd) rotary cos of the new positions
+    cos: torch.Tensor  # (T, 1, 1, hd) or (1, 1, 1, hd): rotary cos of the new positions, (R, T, 2, H, hd) layout
     sin: torch.Tensor  # same shape: signed sin, see RotaryEmbedding.rotate
 
 
@@ -34,13 +34,17 @@ class StaticKVCache:
     Zeros, not ``empty``: masked slots take weight 0, and 0 times uninitialised NaN would be NaN.
     """
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor):
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor,
+                 projection: tuple[torch.Tensor, torch.Tensor] | None = None):
         self.keys, self.values = keys, values
+        self.projection = projection  # the layer's fused q/k/v (weight, bias) for this decode, if a trunk layer
 
     @classmethod
-    def zeros(cls, rows: int, heads: int, slots: int, head_dim: int, *, device, dtype) -> "StaticKVCache":
+    def zeros(cls, rows: int, heads: int, slots: int, head_dim: int, *, device, dtype,
+              projection: tuple[torch.Tensor, torch.Tensor] | None = None) -> "StaticKVCache":
         shape = (rows, heads, slots, head_dim)
-        return cls(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+        return cls(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype),
+                   projection)
 
     @property
     def nbytes(self) -> int:
@@ -57,7 +61,8 @@ class StaticKVCache:
 
     def repeat_rows(self, times: int) -> "StaticKVCache":
         """Each row ``times`` times in a row (row r -> rows r * times ... r * times + times - 1)."""
-        return StaticKVCache(self.keys.repeat_interleave(times, 0), self.values.repeat_interleave(times, 0))
+        return StaticKVCache(self.keys.repeat_interleave(times, 0), self.values.repeat_interleave(times, 0),
+                             self.projection)
 
 
 class LayerCache:

@@ -131,28 +131,49 @@ class Attention(nn.Module):
 
         Without a cache the positions are 0..T-1. With a growing cache (``LayerCache``), x continues the
         cached sequence: positions start at ``cache.length`` and the new keys/values are appended. With a
-        :class:`StaticKVCache`, ``step`` says where the keys go, which slots each query sees and the rotary
-        tables; no shape then depends on how many tokens came before. ``rotary`` (cos, signed sin) tables
-        computed once for all layers replace this layer's own (positions 0..T-1, without a growing cache).
+        :class:`StaticKVCache`, see :meth:`static_forward`. ``rotary`` (cos, signed sin) tables computed once
+        for all layers replace this layer's own (positions 0..T-1, without a growing cache).
         """
+        if isinstance(cache, StaticKVCache):
+            return self.static_forward(x, cache, step)
         q, k, v = (self.split_heads(proj(x)) for proj in (self.q_proj, self.k_proj, self.v_proj))
-        if step is not None:
-            rotary = step.cos, step.sin
-        elif rotary is None:
+        if rotary is None:
             start = 0 if cache is None else cache.length
             rotary = self.rotary.tables(torch.arange(start, start + x.shape[1], device=x.device), q.dtype)
         q, k = self.rotary.rotate(q, *rotary), self.rotary.rotate(k, *rotary)
         if cache is None:
             return self.attend(q, k, v, causal=True)
-        if isinstance(cache, StaticKVCache):
-            if step is None:
-                raise ValueError("a StaticKVCache needs the DecodeStep that says where the new keys go")
-            cache.write(k, v, step.slots)
-            if step.mask is None:  # prefill: the new tokens are all the cache holds
-                return self.attend(q, k, v, causal=True)
-            return self.project_out(cache.attend(q, step.mask))
         cache.append(k, v)
         return self.project_out(cache.attend(q))
+
+    def fused_projection(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """q, k, v projections stacked, weight (3d, d) and bias (3d,) in ``dtype``: one matmul per step.
+
+        A decode's caches hold them (:meth:`Kronos.new_caches`); the weights do not change while it runs.
+        """
+        projections = (self.q_proj, self.k_proj, self.v_proj)
+        return (torch.cat([proj.weight for proj in projections]).to(dtype),
+                torch.cat([proj.bias for proj in projections]).to(dtype))
+
+    def static_forward(self, x: torch.Tensor, cache: StaticKVCache, step: DecodeStep | None) -> torch.Tensor:
+        """Self-attention of x (R, T, d) through a static cache: the new keys/values go to ``step.slots``,
+        queries see the slots ``step.mask`` allows (None: the T new tokens, causally; the prefill).
+
+        q, k and v come from one matmul with the cache's fused projection, and q and k rotate together:
+        the same numbers as three projections and two rotations, in fewer operations.
+        """
+        if step is None or cache.projection is None:
+            raise ValueError("a StaticKVCache needs its fused projection (Kronos.new_caches makes both) and the "
+                             "DecodeStep that says where the new keys go")
+        batch, length, _ = x.shape
+        qkv = F.linear(x, *cache.projection).view(batch, length, 3, self.n_heads, self.head_dim)
+        qk = self.rotary.rotate(qkv[:, :, :2], step.cos, step.sin)  # (R, T, 2, H, hd)
+        q, k = (part.transpose(1, 2) for part in qk.unbind(2))  # (R, H, T, hd)
+        v = qkv[:, :, 2].transpose(1, 2)
+        cache.write(k, v, step.slots)
+        if step.mask is None:
+            return self.attend(q, k, v, causal=True)
+        return self.project_out(cache.attend(q, step.mask))
 
     def cross(self, query: torch.Tensor, memory: torch.Tensor, *, causal: bool) -> torch.Tensor:
         """Queries (B, Tq, d) attend to memory (B, Tk, d) -> (B, Tq, d).
