@@ -10,6 +10,7 @@ Steps, in order; each checks the time left first and is skipped, with a note, wh
 3. ``chunk_sweep``: forecasts/s of 4,096 windows x 5 paths at several chunk sizes.
 4. ``profile_chunk``: torch.profiler over one chunk: GPU busy share, kernels and aten calls per decode step.
 5. ``csi300_year``: 300 x 250 windows x 5 paths in chunks sized by the memory estimator.
+5b. ``generation_compiled``: cases (b) and (c) with the one-token step compiled (CUDA graphs on CUDA).
 6. ``trainer``: the real trainer (fit_tokenizer, then fit_predictor at batch 64 / 256 / 1024, eager and
    compiled, 100-token windows) with MFU from FlopCounterMode against the bf16 dense peak.
 7. ``resume``: exact resume of fit_predictor on CUDA (CUDA RNG, fused AdamW state).
@@ -62,7 +63,7 @@ SIZES = {
                  trainer={"tokenizer": (256, 150), "predictor": ((64, 300), (256, 200), (1024, 100)),
                           "compile": (False, True), "needs_per_run": 25},
                  needs={"ceilings": 10, "generation": 90, "chunk_sweep": 30, "profile_chunk": 15, "csi300_year": 30,
-                        "trainer": 120, "resume": 20, "token_agreement": 10, "pytest_gpu": 30}),
+                        "generation_compiled": 60, "trainer": 120, "resume": 20, "token_agreement": 10, "pytest_gpu": 30}),
     "smoke": dict(cases=SMOKE_CASES, repeats=2, matmul=128, copy_bytes=2**20, sweep=(24, (8, 24)), profile_series=6,
                   year=(40, 2, 20, 3), agreement=(4, 2, 3), resume=(4, 4, 3),
                   trainer={"tokenizer": (4, 3), "predictor": ((4, 3),), "compile": (False,), "needs_per_run": 0},
@@ -260,6 +261,33 @@ def step_csi300_year(suite: Suite) -> dict:
             "forecasts_per_s": round(n_windows * paths / seconds, 1), "target_s": 10}
 
 
+def step_generation_compiled(suite: Suite) -> dict:
+    """Cases (b) and (c), cached bf16, with the one-token step compiled (CUDA graphs via reduce-overhead on
+    CUDA): the first call compiles (reported apart), then the median of timed runs."""
+    figures = {"backend": "inductor"}
+    if suite.smoke:  # inductor takes ~50 s on the 2-core CPU: the smoke run traces with the eager backend
+        from kronos_quant.inference import cached
+
+        cached.compiled_feed_token = lambda device_type: torch.compile(cached.feed_token, backend="eager",
+                                                                       dynamic=False)
+        figures["backend"] = "eager (smoke)"
+    for name in ("b", "c"):
+        n_series, paths, lookback, horizon = suite.sizes["cases"][name]
+        series = make_series(n_series, lookback, horizon)
+        uniforms = draw_uniforms(n_series, paths, horizon, seed=0)
+        config = suite.generation_config(horizon, paths, autocast="bf16", compile=True)
+        start = time.perf_counter()
+        compiled_paths = suite.forecast(series, config, uniforms)
+        suite.sync()
+        first_call = time.perf_counter() - start
+        timing = suite.timed(lambda: suite.forecast(series, config, uniforms))
+        eager_paths = suite.forecast(series, suite.generation_config(horizon, paths, autocast="bf16"), uniforms)
+        figures[name] = {**timing, "first_call_s": round(first_call, 2),
+                         "forecasts_per_s": round(n_series * paths / timing["median_s"], 2),
+                         "paths_equal_eager_share": round(float((compiled_paths.paths == eager_paths.paths).mean()), 4)}
+    return figures
+
+
 def step_pytest_gpu(suite: Suite) -> dict:
     try:
         import pytest  # noqa: F401
@@ -283,7 +311,8 @@ def step_pytest_gpu(suite: Suite) -> dict:
 
 
 STEPS = (("ceilings", step_ceilings), ("generation", step_generation), ("chunk_sweep", step_chunk_sweep),
-         ("profile_chunk", step_profile_chunk), ("csi300_year", step_csi300_year), ("trainer", step_trainer),
+         ("profile_chunk", step_profile_chunk), ("csi300_year", step_csi300_year),
+         ("generation_compiled", step_generation_compiled), ("trainer", step_trainer),
          ("resume", step_resume), ("token_agreement", step_token_agreement), ("pytest_gpu", step_pytest_gpu))
 
 

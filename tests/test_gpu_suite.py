@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ["ceilings", "generation", "chunk_sweep", "profile_chunk", "csi300_year", "trainer", "resume",
-         "token_agreement", "pytest_gpu"]
+STEPS = ["ceilings", "generation", "chunk_sweep", "profile_chunk", "csi300_year", "generation_compiled", "trainer",
+         "resume", "token_agreement", "pytest_gpu"]
 
 
 @pytest.fixture(scope="module")

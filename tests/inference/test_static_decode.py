@@ -159,7 +159,7 @@ def test_compiled_decode_step_traces_once_and_changes_nothing(pair, monkeypatch)
     torch._dynamo.reset()
     counters.clear()
     monkeypatch.setattr(cached, "compiled_feed_token",
-                        lambda: torch.compile(cached.feed_token, backend="eager", dynamic=False))
+                        lambda device_type: torch.compile(cached.feed_token, backend="eager", dynamic=False))
     s1, s2 = torch.randint(0, 64, (2, 2, 20), generator=torch.Generator().manual_seed(4))
     stamps = torch.randint(0, 7, (2, 28, 5), generator=torch.Generator().manual_seed(5))
     uniforms = draw_uniforms(2, 3, 8, seed=0)
