@@ -144,3 +144,27 @@ def load_pretrain_config(path: str | Path, **overrides) -> PretrainConfig:
         values = yaml.safe_load(handle) or {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return pretrain_config_from_dict(values, where=str(path))
+
+
+def latest_allowed_cut(first_test_day, *, label_span: int, calendar: pd.DatetimeIndex) -> pd.Timestamp:
+    """The last pretraining cut a study may use: the trading day before (first test day - label span days).
+
+    Labels of the days just before a test period look ``label_span`` trading days ahead, into it; a
+    foundation model trained on those bars would have seen the test period's prices.
+    """
+    calendar = pd.DatetimeIndex(calendar)
+    position = int(calendar.searchsorted(pd.Timestamp(first_test_day))) - label_span - 1
+    if label_span < 0 or position < 0:
+        raise ValueError(f"no pretraining cut fits before {first_test_day} minus {label_span} label days in a "
+                         f"calendar starting {calendar[0]:%Y-%m-%d}; move the test period later")
+    return calendar[position]
+
+
+def check_cut_before_test(cut, first_test_day, *, label_span: int, calendar: pd.DatetimeIndex) -> None:
+    """ValueError when pretraining bars up to ``cut`` would reach the first test period (see latest_allowed_cut)."""
+    latest = latest_allowed_cut(first_test_day, label_span=label_span, calendar=calendar)
+    if pd.Timestamp(cut) > latest:
+        raise ValueError(f"pretraining cut {pd.Timestamp(cut):%Y-%m-%d} lets pretraining see bars of the test period "
+                         f"starting {pd.Timestamp(first_test_day):%Y-%m-%d} (labels span {label_span} trading days); "
+                         f"set cut: {latest:%Y-%m-%d} or earlier in the pretraining config, or start the test later")
+

@@ -48,3 +48,17 @@ def test_bad_configs_say_what_to_fix():
     with pytest.raises(ValueError, match="sampling.instruments must be one of"):
         pretrain_config_from_dict({"provider_uri": "x", "cut": "2021-12-31", "valid_start": "2021-06-01",
                                    "sampling": {"instruments": "cap"}})
+
+
+def test_a_cut_reaching_into_the_test_period_is_an_error():
+    import pandas as pd
+
+    from kronos_quant.training.pretrain_config import check_cut_before_test, latest_allowed_cut
+
+    calendar = pd.bdate_range("2020-12-01", "2021-02-26")
+    # first test day 2021-01-04 (a Monday), labels 5 days ahead: the last allowed cut is 2020-12-25 (Friday)
+    assert latest_allowed_cut("2021-01-04", label_span=5, calendar=calendar) == pd.Timestamp("2020-12-25")
+    check_cut_before_test("2020-12-25", "2021-01-04", label_span=5, calendar=calendar)
+    with pytest.raises(ValueError, match="cut 2020-12-28 lets pretraining see bars of the test period starting "
+                                         "2021-01-04.*set cut: 2020-12-25 or earlier"):
+        check_cut_before_test("2020-12-28", "2021-01-04", label_span=5, calendar=calendar)
