@@ -10,7 +10,7 @@ Steps, in order; each checks the time left first and is skipped, with a note, wh
 3. ``chunk_sweep``: forecasts/s of 4,096 windows x 5 paths at several chunk sizes.
 4. ``profile_chunk``: torch.profiler over one chunk: GPU busy share, kernels and aten calls per decode step.
 5. ``csi300_year``: 300 x 250 windows x 5 paths in chunks sized by the memory estimator.
-5b. ``generation_compiled``: cases (b) and (c) with the one-token step compiled (CUDA graphs on CUDA).
+5b. ``generation_compiled``: cases (b) and (c) with the one-token step under torch.compile.
 6. ``trainer``: the real trainer (fit_tokenizer, then fit_predictor at batch 64 / 256 / 1024, eager and
    compiled, 100-token windows) with MFU from FlopCounterMode against the bf16 dense peak.
 7. ``resume``: exact resume of fit_predictor on CUDA (CUDA RNG, fused AdamW state).
@@ -262,8 +262,8 @@ def step_csi300_year(suite: Suite) -> dict:
 
 
 def step_generation_compiled(suite: Suite) -> dict:
-    """Cases (b) and (c), cached bf16, with the one-token step compiled (CUDA graphs via reduce-overhead on
-    CUDA): the first call compiles (reported apart), then the median of timed runs."""
+    """Cases (b) and (c), cached bf16, with the one-token step under torch.compile (inductor, no CUDA
+    graphs): the first call compiles (reported apart), then the median of timed runs."""
     figures = {"backend": "inductor"}
     if suite.smoke:  # inductor takes ~50 s on the 2-core CPU: the smoke run traces with the eager backend
         from kronos_quant.inference import cached

@@ -49,28 +49,13 @@ def feed_token(model: Kronos, s1_next: torch.Tensor, s2_next: torch.Tensor, stam
 
 @functools.lru_cache(maxsize=2)
 def compiled_feed_token(device_type: str = "cpu"):
-    """:func:`feed_token` under ``torch.compile`` (static shapes; built on first use). On CUDA in
-    ``reduce-overhead`` mode: the step is captured as a CUDA graph and replayed, one launch per step."""
-    return torch.compile(feed_token, dynamic=False, mode="reduce-overhead" if device_type == "cuda" else None)
+    """:func:`feed_token` under ``torch.compile`` (static shapes; built on first use, one graph per shape).
 
-
-def _compiled_step(caches: list[StaticKVCache], device: torch.device):
-    """The compiled step; on CUDA the caches are marked as static addresses, so that a CUDA graph may
-    write them in place, and every call begins a new graph step."""
-    compiled = compiled_feed_token(device.type)
-    if device.type != "cuda":
-        return compiled
-    import torch._dynamo  # noqa: PLC0415 (only here: the CUDA-graph path)
-
-    for cache in caches:
-        for tensor in (cache.keys, cache.values, *(cache.projection or ())):
-            torch._dynamo.mark_static_address(tensor)
-
-    def step(*args):
-        torch.compiler.cudagraph_mark_step_begin()
-        return compiled(*args)
-
-    return step
+    Not in ``reduce-overhead`` (CUDA-graph) mode: a graph would write the caches in place, so their
+    addresses would have to stay the same from call to call, while each call makes its own caches; marking
+    them static would recompile every call. Capturing CUDA graphs needs caches pooled across calls first.
+    """
+    return torch.compile(feed_token, dynamic=False)
 
 
 def _recompute_window(model: Kronos, s1: torch.Tensor, s2: torch.Tensor, stamps: torch.Tensor,
@@ -114,7 +99,7 @@ def generate_cached(model: Kronos, s1_history: torch.Tensor, s2_history: torch.T
     s1_all[:, :history], s2_all[:, :history] = s1_history.repeat_interleave(paths, 0), \
         s2_history.repeat_interleave(paths, 0)
     mask = plan.masks[0]
-    feed = _compiled_step(caches, s1_history.device) if config.compile else feed_token
+    feed = compiled_feed_token(s1_history.device.type) if config.compile else feed_token
     for step in range(horizon):
         s1_next = sample_tokens(model.head.proj_s1(hidden).reshape(batch * paths, -1), flat_uniforms[:, step, 0],
                                 config.sampling)
