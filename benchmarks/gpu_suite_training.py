@@ -113,7 +113,7 @@ def step_trainer(suite) -> dict:
     runs = []
     for compile_model in sizes["compile"]:
         for batch, steps in sizes["predictor"]:
-            if suite.left() < sizes["needs_per_run"]:
+            if suite.left() < sizes["needs_per_run"] * (3 if compile_model else 1):  # compiling takes a minute
                 runs.append({"batch": batch, "compile": compile_model, "status": "skipped (budget)"})
                 continue
             clock = StepClock(device, warm=min(20, steps - 1), last=steps)
