@@ -142,9 +142,9 @@ def load_runs(experiment: str, run_ids=None, *, uri: str | None = None, latest: 
     """One :class:`SignalResult` per run (all runs of ``experiment`` when ``run_ids`` is empty).
 
     ``latest`` keeps only the experiment's most recent run with predictions; runs without ``pred.pkl``
-    (interrupted or failed) are skipped with a warning, or a ValueError when asked for by id. Signals are named after the recorder
-    (qrun's default recorder name becomes the experiment name), made unique with the run id against
-    ``taken`` (share one set across calls to combine experiments in one report). A run with
+    (interrupted or failed) are skipped with a warning, or a ValueError when asked for by id. Signals are
+    named after the recorder (qrun's default recorder name becomes the experiment name), made unique with
+    the run id against ``taken`` (share one set across calls to combine experiments in one report). A run with
     ``pred_raw.pkl`` adds ``<name>_raw``. ``decay_horizons`` > 0 adds IC decay (see :func:`add_ic_decay`).
     """
     from qlib.workflow import R

@@ -163,6 +163,7 @@ def test_fast_demo_setting_keeps_the_pipeline_and_shrinks_the_budget():
     assert train["windows_per_epoch"] * train["epochs"] < full["task"]["model"]["kwargs"]["train_config"][
         "predictor"]["windows_per_epoch"] * full["task"]["model"]["kwargs"]["train_config"]["predictor"]["epochs"] / 8
     assert fast["task"]["model"]["kwargs"]["forecast"]["sample_count"] == 2
-    ranges = {name: parse_range(value, name=name) for name, value in fast["task"]["dataset"]["kwargs"]["segments"].items()}
+    segments = fast["task"]["dataset"]["kwargs"]["segments"]
+    ranges = {name: parse_range(value, name=name) for name, value in segments.items()}
     check_backtest_in_test(fast["task"]["record"], ranges, where="fast demo")  # the backtest follows the test cut
     assert full["task"]["model"]["kwargs"]["runtime"]["threads"] == 1  # the demo's figures do not depend on the cores

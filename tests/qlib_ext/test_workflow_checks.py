@@ -12,7 +12,8 @@ from test_demo_followup import (  # noqa: F401  (a fixture)
 )
 
 MISTAKES = {  # what the user wrote -> what the error must say
-    "misspelt test segment": ({"segments": {"train": ["2020-06-01", "2021-06-30"], "valid": ["2021-07-01", "2021-12-31"],
+    "misspelt test segment": ({"segments": {"train": ["2020-06-01", "2021-06-30"],
+                                            "valid": ["2021-07-01", "2021-12-31"],
                                             "tset": ["2022-01-01", "2022-02-28"]}}, r"'tset'.*did you mean 'test'"),
     "test after the data": ({"segments": {"train": ["2020-06-01", "2021-06-30"], "valid": ["2021-07-01", "2021-12-31"],
                                           "test": ["2023-01-02", "2023-03-31"]}},
