@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,7 @@ class Suite:
         self.model = Kronos(self.predictor_config).to(self.device).eval()
         self.trained: dict = {}  # checkpoint dirs the trainer step wrote
         self.pretrained = args.pretrained
+        self.scratch: list[Path] = []  # temporary checkpoint folders, removed at the end
         self.figures = {"meta": self.meta(), "steps": {}}
 
     def meta(self) -> dict:
@@ -347,6 +349,8 @@ def main(argv=None) -> int:
         entry["wall_s"] = round(time.monotonic() - start, 2)
         suite.record(name, entry)
         print(f"{name}: {json.dumps(entry)[:1500]}", flush=True)
+    for folder in suite.scratch:
+        shutil.rmtree(folder, ignore_errors=True)
     failed = failed or any(entry["status"] in ("failed", "timeout") for entry in suite.figures["steps"].values())
     return 1 if failed else 0
 

@@ -99,6 +99,7 @@ def step_trainer(suite) -> dict:
     """fit_tokenizer once, then fit_predictor at each batch size, eager and compiled: tokens/s and MFU."""
     sizes = suite.sizes["trainer"]
     device, work = suite.device, Path(tempfile.mkdtemp(prefix="gpu_suite_train_"))  # checkpoints stay off $OUT
+    suite.scratch.append(work)
     valid = windows(512, seed=1)
     tok_batch, tok_steps = sizes["tokenizer"]
     clock = StepClock(device, warm=min(10, tok_steps - 1), last=tok_steps)
@@ -139,6 +140,7 @@ def step_resume(suite) -> dict:
     fused AdamW state), deterministic algorithms on."""
     batch, steps, crash = suite.sizes["resume"]
     device, work = suite.device, Path(tempfile.mkdtemp(prefix="gpu_suite_resume_"))
+    suite.scratch.append(work)
     train, valid = windows(batch * (steps + 1), seed=3), windows(256, seed=4)
     tokenizer_dir = suite.trained.get("tokenizer")
     if tokenizer_dir is None:
