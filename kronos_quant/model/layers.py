@@ -35,13 +35,14 @@ class RMSNorm(nn.Module):
 
 
 class Float32Linear(nn.Linear):
-    """nn.Linear that runs in float32 even under autocast: the sampling heads, whose logits set probabilities."""
+    """nn.Linear that keeps its weights' precision (float32 for a float32 model) under autocast: the sampling
+    heads, whose logits set the probabilities."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_autocast_enabled(x.device.type):
             return super().forward(x)
         with torch.autocast(x.device.type, enabled=False):
-            return super().forward(x.float())
+            return super().forward(x.to(self.weight.dtype))
 
 
 class FeedForward(nn.Module):
