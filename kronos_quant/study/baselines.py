@@ -29,7 +29,18 @@ def daily_rank_ic(pred: np.ndarray, label: np.ndarray, days: np.ndarray) -> floa
 
 
 class RankICLGBModel(LGBModel):
-    """Qlib's LGBModel, early-stopped on the validation period's mean daily RankIC instead of its MSE."""
+    """Qlib's LGBModel, early-stopped on the validation period's mean daily RankIC instead of its MSE.
+
+    ``min_rounds``: predict with at least this many trees even when validation RankIC peaks earlier (it
+    must not exceed the patience ``early_stopping_rounds``, so that many trees always exist).
+    """
+
+    def __init__(self, *, min_rounds: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.min_rounds = int(min_rounds)
+        if not 0 <= self.min_rounds <= int(self.early_stopping_rounds):
+            raise ValueError(f"min_rounds {min_rounds} must be in [0, early_stopping_rounds "
+                             f"{self.early_stopping_rounds}]: early stopping trains best + patience trees")
 
     def fit(self, dataset, num_boost_round=None, early_stopping_rounds=None, verbose_eval=20, evals_result=None,
             reweighter=None, **kwargs):
@@ -54,11 +65,13 @@ class RankICLGBModel(LGBModel):
 
         params = {**self.params, "metric": "None"}
         self.model = lgb.train(params, train, num_boost_round=num_boost_round or self.num_boost_round,
-                               valid_sets=[valid], valid_names=["valid"], feval=rank_ic,
+                               valid_sets=[valid], valid_names=["valid"], feval=rank_ic, keep_training_booster=True,
                                callbacks=[lgb.early_stopping(early_stopping_rounds or self.early_stopping_rounds,
                                                              verbose=False)])
-        logger.info("RankICLGBModel: kept %d trees, the best validation RankIC (%.4f)", self.model.best_iteration,
-                    self.model.best_score["valid"]["rank_ic"])
+        best = int(self.model.best_iteration)
+        self.model.best_iteration = min(max(best, self.min_rounds), int(self.model.current_iteration()))
+        logger.info("RankICLGBModel: validation RankIC peaked at %d trees (%.4f); predicting with %d", best,
+                    self.model.best_score["valid"]["rank_ic"], self.model.best_iteration)
 
 
 def model_size(model) -> dict:
@@ -66,7 +79,7 @@ def model_size(model) -> dict:
     booster = getattr(model, "model", None)
     if booster is not None and hasattr(booster, "num_trees"):
         best = int(getattr(booster, "best_iteration", 0) or 0)
-        return {"trees": int(booster.num_trees()), "best_iteration": best or int(booster.current_iteration())}
+        return {"trees": int(booster.num_trees()), "trees_used": best or int(booster.current_iteration())}
     ensemble = getattr(model, "ensemble", None)
     if ensemble:
         trees = [int(sub.num_trees()) for sub in ensemble]
@@ -98,5 +111,6 @@ def model_sizes(config, signal: str) -> pd.DataFrame:
     for window, (recorder, _hash) in sorted(finished_windows(config.experiment(signal)).items()):
         tag = recorder.list_tags().get(SIZE_TAG)
         if tag:
-            rows[window] = {key: (json.dumps(v) if isinstance(v, list) else v) for key, v in json.loads(tag).items()}
+            size = {("trees_used" if key == "best_iteration" else key): v for key, v in json.loads(tag).items()}
+            rows[window] = {key: (json.dumps(v) if isinstance(v, list) else v) for key, v in size.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("window")

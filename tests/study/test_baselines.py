@@ -38,6 +38,7 @@ def test_baseline_tasks_keep_the_benchmark_row():
     fit = lightgbm_rankic_task(config)["model"]["kwargs"]
     assert benchmark["learning_rate"] == 0.2 and "early_stopping_rounds" not in benchmark  # Qlib's benchmark row
     assert fit["learning_rate"] == 0.05 and fit["early_stopping_rounds"] == 100 and fit["num_boost_round"] == 1000
+    assert fit["min_rounds"] == 100
     assert fit["num_leaves"] == benchmark["num_leaves"] == 16  # the study's tree overrides reach both
     de = doubleensemble_alpha158_task(config)["model"]["kwargs"]
     assert de["epochs"] == 28 and de["num_models"] == 6 and de["num_threads"] == 1 and de["num_leaves"] == 16
@@ -60,7 +61,8 @@ def test_every_baseline_runs_end_to_end(tiny_market, tmp_path, monkeypatch):
         assert distinct > (1 if name == "lightgbm_alpha158" else 10), name
         assert result.summary.loc[name, "days"] > 50
         assert len(result.model_sizes[name]) == 1, name  # one window, its size recorded
-    assert (result.model_sizes["lightgbm_rankic_alpha158"]["best_iteration"] >= 1).all()
+    rankic = result.model_sizes["lightgbm_rankic_alpha158"]
+    assert (rankic["trees_used"] >= 5).all() and (rankic["trees"] >= rankic["trees_used"]).all()  # min_rounds 5 here
     assert (result.model_sizes["doubleensemble_alpha158"]["sub_models"] == 6).all()
     per_sub = json.loads(result.model_sizes["doubleensemble_alpha158"]["trees_per_sub_model"].iloc[0])
     assert per_sub == [6] * 6
@@ -69,3 +71,11 @@ def test_every_baseline_runs_end_to_end(tiny_market, tmp_path, monkeypatch):
     assert "Model size per window: lightgbm_rankic_alpha158" in page
     # the tiny market plants a short-term reversal that Alpha158 features carry: the fitted models find it
     assert result.summary.loc["linear_alpha158", "RankIC"] > 0.02
+
+
+def test_min_rounds_must_fit_in_the_patience():
+    from kronos_quant.study.baselines import RankICLGBModel
+
+    assert RankICLGBModel(min_rounds=5, early_stopping_rounds=10).min_rounds == 5
+    with pytest.raises(ValueError, match="min_rounds"):
+        RankICLGBModel(min_rounds=50, early_stopping_rounds=10)
