@@ -119,4 +119,5 @@ class ValidationRankIC:
         for model, mode in zip(models, modes):
             model.train(mode)
         return {"val/rank_ic": float(np.mean(scores)) if scores else float("nan"),
+                "val/rank_ic_sd": float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan"),
                 "val/rank_ic_dates": float(len(scores))}

@@ -44,7 +44,8 @@ def test_score_is_the_mean_spearman_over_dates(scorer_parts, monkeypatch):
     monkeypatch.setattr(scorer, "signal", lambda model, sample, index: sample.realised ** 3)  # same ranks
     assert scorer(model)["val/rank_ic"] == pytest.approx(1.0)
     monkeypatch.setattr(scorer, "signal", lambda model, sample, index: -sample.realised)
-    assert scorer(model) == {"val/rank_ic": pytest.approx(-1.0), "val/rank_ic_dates": 3.0}
+    assert scorer(model) == {"val/rank_ic": pytest.approx(-1.0), "val/rank_ic_sd": pytest.approx(0.0, abs=1e-12),
+                             "val/rank_ic_dates": 3.0}
 
 
 def test_a_real_model_scores_deterministically(scorer_parts):
