@@ -81,7 +81,8 @@ def main() -> None:
         if tokenizer_dir is None:
             tokenizer_dir, predictor_dir = train(bars[:-args.holdout], times[:-args.holdout], args, Path(scratch))
         trained = time.perf_counter() - started
-        predictor = KronosPredictor(Kronos.from_pretrained(predictor_dir), KronosTokenizer.from_pretrained(tokenizer_dir),
+        predictor = KronosPredictor(Kronos.from_pretrained(predictor_dir),
+                                    KronosTokenizer.from_pretrained(tokenizer_dir),
                                     device="cpu")
         first = len(bars) - args.holdout + args.lookback
         origins = np.linspace(first, len(bars) - args.horizon, args.origins).astype(int)

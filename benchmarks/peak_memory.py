@@ -28,7 +28,7 @@ class PeakMemory:
             self.peak = max(self.peak, rss_bytes())
             time.sleep(self.interval_s)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()

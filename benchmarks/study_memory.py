@@ -49,7 +49,8 @@ def run(root: Path, n: int, chunk_days: int, max_train_windows: int | None) -> d
     match = re.search(r"MAXRSS_KB (\d+)", done.stderr)
     if done.returncode != 0 or match is None:
         raise RuntimeError(done.stderr[-3000:])
-    return {"instruments": n, "universe": int(0.6 * n), "chunk_days": chunk_days, "max_train_windows": max_train_windows,
+    return {"instruments": n, "universe": int(0.6 * n), "chunk_days": chunk_days,
+            "max_train_windows": max_train_windows,
             "peak_rss_mb": int(match.group(1)) / 1024, "wall_s": round(wall, 1)}
 
 

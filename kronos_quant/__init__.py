@@ -4,8 +4,15 @@
 ``kronos_quant.qlib_ext`` and are imported explicitly.
 """
 from kronos_quant.inference import ForecastResult, GenerationConfig, KronosPredictor, SamplingConfig
-from kronos_quant.model import (CheckpointError, Kronos, KronosConfig, KronosTokenizer, TokenizerConfig,
-                                predictor_config, tokenizer_config)
+from kronos_quant.model import (
+                                CheckpointError,
+                                Kronos,
+                                KronosConfig,
+                                KronosTokenizer,
+                                TokenizerConfig,
+                                predictor_config,
+                                tokenizer_config,
+)
 
 __version__ = "0.1.0"
 

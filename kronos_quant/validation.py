@@ -25,8 +25,8 @@ Comparisons allow a relative tolerance of :data:`RELATIVE_TOLERANCE` (float32 st
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from kronos_test_helpers import find_shared_dir, shared_subfolder
 
 pytest_plugins = ("repo_guard",)  # the suite must not write into the repository (tests/repo_guard.py)

@@ -2,8 +2,14 @@
 import numpy as np
 import pytest
 
-from kronos_quant.normalization import (DERIVED_AMOUNT_EXPRESSION, denormalize, derived_amount,
-                                        fill_volume_amount, fit_scale, normalize)
+from kronos_quant.normalization import (
+    DERIVED_AMOUNT_EXPRESSION,
+    denormalize,
+    derived_amount,
+    fill_volume_amount,
+    fit_scale,
+    normalize,
+)
 
 
 def test_denormalize_inverts_normalize_inside_the_clip():

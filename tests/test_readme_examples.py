@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant import Kronos, KronosTokenizer
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -91,9 +91,8 @@ class _Constructed:
 
 
 def test_object_unpickler_rebuilds_objects_but_never_calls_them(tmp_path, monkeypatch):
-    from kronos_quant.safe_pickle import ObjectUnpickler
-
     import kronos_quant.safe_pickle as safe_pickle
+    from kronos_quant.safe_pickle import ObjectUnpickler
 
     monkeypatch.setattr(ObjectUnpickler, "packages", (_Settings.__module__,))
     monkeypatch.setattr(safe_pickle, "UNSAFE_MODULE_PARTS", ("memmap",))  # this test module's name holds "pickle"

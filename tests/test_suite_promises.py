@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from kronos_test_helpers import shared_subfolder
 
 TESTS = Path(__file__).resolve().parent

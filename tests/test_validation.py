@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant import Kronos, KronosPredictor, KronosTokenizer
 from kronos_quant.inference.sampling import SamplingConfig
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
-from kronos_quant.validation import (BarValidationError, check_bar_frame, check_bar_panels, raise_for_issues)
+from kronos_quant.validation import BarValidationError, check_bar_frame, check_bar_panels, raise_for_issues
 
 
 def bars(n=20, seed=0) -> pd.DataFrame:

@@ -41,8 +41,13 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kronos_quant.data.synth import ensure_synthetic_market
-    from kronos_quant.qlib_ext.workflow import (artifact_dir, format_summary, load_workflow_config, run_workflow,
-                                                summarize_recorder)
+    from kronos_quant.qlib_ext.workflow import (
+        artifact_dir,
+        format_summary,
+        load_workflow_config,
+        run_workflow,
+        summarize_recorder,
+    )
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     started = time.perf_counter()

@@ -47,7 +47,8 @@ def register(subparsers) -> None:
     parser.add_argument("--csv", required=True,
                         help="CSV with a time column and open, high, low, close[, volume, amount] (without volume, "
                              "volume and amount are forecast as 0, as the official predictor does)")
-    parser.add_argument("--tokenizer", required=True, help="checkpoint folder or hub id (NeoQuasar/Kronos-Tokenizer-base)")
+    parser.add_argument("--tokenizer", required=True,
+                        help="checkpoint folder or hub id (NeoQuasar/Kronos-Tokenizer-base)")
     parser.add_argument("--predictor", required=True, help="checkpoint folder or hub id (NeoQuasar/Kronos-small)")
     parser.add_argument("--lookback", type=int, default=400, help="bars of history (default 400)")
     parser.add_argument("--pred-len", type=int, default=120, help="bars to forecast (default 120)")

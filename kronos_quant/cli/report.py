@@ -21,7 +21,9 @@ def register(subparsers) -> None:
     parser.add_argument("--run", action="append", default=None, metavar="ID",
                         help="run id (repeatable; only with a single --experiment); default: all runs")
     parser.add_argument("--latest", action="store_true", help="only the most recent run of each experiment")
-    parser.add_argument("--uri", default=None, help="MLflow tracking URI or mlruns path (default: sqlite:///mlflow.db if present, else ./mlruns)")
+    parser.add_argument("--uri", default=None,
+                        help="MLflow tracking URI or mlruns path "
+                             "(default: sqlite:///mlflow.db if present, else ./mlruns)")
     parser.add_argument("--out", default="report", help="output directory (default ./report)")
     parser.add_argument("--title", default=None, help="report title (default: the experiment name)")
     parser.add_argument("--quantiles", type=int, default=5, help="quantile groups (default 5)")

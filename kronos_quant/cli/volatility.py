@@ -97,8 +97,12 @@ def paths_file(out: str, segment: str, temperature: float) -> Path:
 
 def run_forecast(args) -> int:
     from kronos_quant.qlib_ext.model import KronosModel
-    from kronos_quant.qlib_ext.volatility_study import (check_trained_model, forecast_segment, make_dataset,
-                                                         save_forecast)
+    from kronos_quant.qlib_ext.volatility_study import (
+        check_trained_model,
+        forecast_segment,
+        make_dataset,
+        save_forecast,
+    )
 
     if args.paths < 2:
         raise ValueError(f"--paths {args.paths}: the spread of the forecast needs at least 2 sample paths")

@@ -24,15 +24,15 @@ week are skipped), plain Monday-Friday business days with ``exchange=None``, or 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
 from kronos_quant.data import qlib_bin
 from kronos_quant.data.dates import parse_dates
-from kronos_quant.data.market_calendar import DEFAULT_EXCHANGE, next_sessions
 from kronos_quant.data.instrument_codes import codes_from_paths
+from kronos_quant.data.market_calendar import DEFAULT_EXCHANGE, next_sessions
 from kronos_quant.validation import check_bar_frame, raise_for_issues
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ strings (``"2024-1-5" > "2024-01-10"`` as strings).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 

@@ -8,8 +8,8 @@ naming both files.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # e.g. SH600000, 000001.SZ, BRK.B
 

@@ -24,7 +24,7 @@ times are converted to it and the result is returned in the input's time zone.
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

@@ -15,8 +15,8 @@ FileInstrumentStorage) and scripts/dump_bin.py, which the pyqlib wheel does not 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd

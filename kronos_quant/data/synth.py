@@ -41,10 +41,14 @@ import numpy as np
 import pandas as pd
 
 from kronos_quant.data import qlib_bin
-from kronos_quant.data.synth_calendar import (index_membership, listing_days, mask_to_spans,
-                                              suspension_mask, trading_calendar)
-from kronos_quant.data.synth_prices import (ReturnParams, build_bars, build_volume, dividend_factor,
-                                            simulate_returns)
+from kronos_quant.data.synth_calendar import (
+    index_membership,
+    listing_days,
+    mask_to_spans,
+    suspension_mask,
+    trading_calendar,
+)
+from kronos_quant.data.synth_prices import ReturnParams, build_bars, build_volume, dividend_factor, simulate_returns
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 Suspended-bar policy: Kronos sees an instrument's *traded* bars only. A bar is traded when all six
 fields are finite (after deriving a missing amount) and its volume is > 0: vendors mark suspensions
 either with NaN or with a zero-volume bar that carries the last prices forward (Qlib's CN data does
-the latter). Suspended days are removed from that instrument's sequence, so its lookback is its last ``lookback`` traded bars, with those bars' real
+the latter). Suspended days are removed from that instrument's sequence, so its lookback is its last
+``lookback`` traded bars, with those bars' real
 timestamps. A sample exists for (t, instrument) only if the instrument traded on t and has at
 least ``lookback`` traded bars up to t; the others are counted and logged.
 

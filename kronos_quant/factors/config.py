@@ -73,7 +73,7 @@ class KronosFactorConfig:
             raise ValueError(f"memory_budget_gb must be > 0, got {self.memory_budget_gb}")
 
     @classmethod
-    def from_mapping(cls, values: Mapping) -> "KronosFactorConfig":
+    def from_mapping(cls, values: Mapping) -> KronosFactorConfig:
         """From a YAML-style mapping; ``forecast`` may be a mapping of ForecastSettings fields."""
         if not isinstance(values, Mapping):
             raise TypeError(f"the Kronos feature config must be a mapping, got {type(values).__name__}")

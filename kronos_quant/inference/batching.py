@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 

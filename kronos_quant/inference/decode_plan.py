@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from kronos_quant.model.kv_cache import DecodeStep
 from kronos_quant.model.kronos import Kronos
+from kronos_quant.model.kv_cache import DecodeStep
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ scoring, benchmarks) comes through :func:`forecast_windows`:
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

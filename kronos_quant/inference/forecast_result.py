@@ -1,8 +1,8 @@
 """Sample paths in price space, with the summaries researchers ask for (mean, quantiles)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ class ForecastResult:
         return {"paths": float(ohlc_violations(self.paths).mean()),
                 "mean": float(ohlc_violations(self.paths.mean(axis=1)).mean())}
 
-    def repair_ohlc(self) -> "ForecastResult":
+    def repair_ohlc(self) -> ForecastResult:
         """A copy whose every path bar has high = max(open, high, low, close) and low = min(...).
 
         Repairing each path before any averaging keeps the mean and every quantile consistent too

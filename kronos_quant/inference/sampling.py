@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 import numpy as np
 import pandas as pd

@@ -41,7 +41,7 @@ class StaticKVCache:
 
     @classmethod
     def zeros(cls, rows: int, heads: int, slots: int, head_dim: int, *, device, dtype,
-              projection: tuple[torch.Tensor, torch.Tensor] | None = None) -> "StaticKVCache":
+              projection: tuple[torch.Tensor, torch.Tensor] | None = None) -> StaticKVCache:
         shape = (rows, heads, slots, head_dim)
         return cls(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype),
                    projection)
@@ -59,7 +59,7 @@ class StaticKVCache:
         """q (R, H, Q, hd) -> (R, H, Q, hd) over the slots ``mask`` (Q, N) allows (all of them when None)."""
         return F.scaled_dot_product_attention(q, self.keys, self.values, attn_mask=mask)
 
-    def repeat_rows(self, times: int) -> "StaticKVCache":
+    def repeat_rows(self, times: int) -> StaticKVCache:
         """Each row ``times`` times in a row (row r -> rows r * times ... r * times + times - 1)."""
         return StaticKVCache(self.keys.repeat_interleave(times, 0), self.values.repeat_interleave(times, 0),
                              self.projection)
@@ -116,7 +116,7 @@ class LayerCache:
         allowed = torch.arange(self.filled, device=q.device)[None, :] <= positions[:, None]
         return F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed)
 
-    def share_among_paths(self, paths: int) -> "SharedPrefixCache | LayerCache":
+    def share_among_paths(self, paths: int) -> SharedPrefixCache | LayerCache:
         """This cache as the common prefix of ``paths`` continuations per row."""
         if self.ring:  # a ring overwrites prefix slots, so each path needs its own copy
             clone = LayerCache.__new__(LayerCache)

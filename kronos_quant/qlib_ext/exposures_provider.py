@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BENCHMARK = "SH000300"
 BUFFER_DAYS = 90  # trading days of history before start_time (> 60-day beta window)
 AMOUNT_PROXY = DERIVED_AMOUNT_EXPRESSION
-FIELDS = {"close": "$close", "amount": "$amount", "amount_proxy": AMOUNT_PROXY, "mktcap": "$mktcap", "industry": "$industry"}
+FIELDS = {"close": "$close", "amount": "$amount", "amount_proxy": AMOUNT_PROXY, "mktcap": "$mktcap",
+          "industry": "$industry"}
 
 
 def buffered_start(start_time, buffer_days: int = BUFFER_DAYS) -> pd.Timestamp:

@@ -15,9 +15,8 @@ from qlib.contrib.data.handler import check_transform_proc
 from qlib.data.dataset.handler import DataHandlerLP
 
 from kronos_quant.data.dates import parse_range
-from kronos_quant.validation import check_bar_frame, raise_for_issues
-
 from kronos_quant.normalization import DERIVED_AMOUNT_EXPRESSION as DERIVED_AMOUNT
+from kronos_quant.validation import check_bar_frame, raise_for_issues
 
 logger = logging.getLogger(__name__)
 

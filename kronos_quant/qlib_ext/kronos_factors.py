@@ -20,10 +20,10 @@ from kronos_quant.factors.cache import FeatureCache, key_digest, missing_spans, 
 from kronos_quant.factors.config import KronosFactorConfig
 from kronos_quant.factors.crossfit import Fold, assign_folds, walk_forward_plan, yearly_kfold_plan
 from kronos_quant.factors.features import feature_names, window_features
-from kronos_quant.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, sha256_of
 from kronos_quant.inference.pair import load_pair
 from kronos_quant.inference.sampling import window_uniforms
 from kronos_quant.io_utils import atomic_write
+from kronos_quant.model.checkpoint import CONFIG_NAME, WEIGHTS_NAME, sha256_of
 
 logger = logging.getLogger(__name__)
 

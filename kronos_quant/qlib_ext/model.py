@@ -21,7 +21,8 @@ every window of a segment (for volatility, factors, universes), and ``predict`` 
 ``forecast.signal`` to them.
 
 State that must survive qrun's pickling (``params.pkl``) is public: the settings
-(``forecast_settings``, ``runtime``, ``source``) and the checkpoint *paths* (``tokenizer_path``, ``predictor_path``). The loaded networks live in
+(``forecast_settings``, ``runtime``, ``source``) and the checkpoint *paths* (``tokenizer_path``,
+``predictor_path``). The loaded networks live in
 ``_pair``, which Qlib's ``Serializable`` drops; it is reloaded from the paths on first use. Trained
 checkpoints are also logged to the recorder that ran ``fit`` (``checkpoint_artifacts``), so a pickled
 model unpickled where those paths are missing loads them from the recorder instead.
@@ -31,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Text, Union
 
 import pandas as pd
 import torch
@@ -44,8 +44,13 @@ from kronos_quant.inference.forecast_result import ForecastResult
 from kronos_quant.inference.pair import KronosPair, load_pair
 from kronos_quant.inference.sampling import window_uniforms
 from kronos_quant.qlib_ext.checkpoint_artifacts import CheckpointArtifacts, checkpoint_path, log_checkpoints
-from kronos_quant.qlib_ext.model_settings import (ForecastSettings, RuntimeSettings, SourceSettings,
-                                                  build_settings, checkpoint_dir)
+from kronos_quant.qlib_ext.model_settings import (
+    ForecastSettings,
+    RuntimeSettings,
+    SourceSettings,
+    build_settings,
+    checkpoint_dir,
+)
 from kronos_quant.research.signals import compute_signal
 
 logger = logging.getLogger(__name__)
@@ -126,7 +131,7 @@ class KronosModel(Model):
         self._pair = None
         return self
 
-    def predict(self, dataset, segment: Union[Text, slice] = "test") -> pd.Series:
+    def predict(self, dataset, segment: str | slice = "test") -> pd.Series:
         """Scores (name ``score``) indexed (datetime, instrument): the score at t uses bars <= t only.
 
         The signal (``forecast.signal``) of :meth:`forecast`'s paths.
@@ -134,7 +139,7 @@ class KronosModel(Model):
         index, result = self.forecast(dataset, segment)
         return pd.Series(self.score(result), index=index, name="score")
 
-    def forecast(self, dataset, segment: Union[Text, slice] = "test") -> tuple[pd.MultiIndex, ForecastResult]:
+    def forecast(self, dataset, segment: str | slice = "test") -> tuple[pd.MultiIndex, ForecastResult]:
         """Sample paths of every window of ``segment``: its (datetime, instrument) index and a
         :class:`ForecastResult` (paths float32 (N, P, H, 6) in price units, last_close (N,))."""
         windows = self.prepare_windows(dataset, segment)

@@ -175,7 +175,8 @@ def recorded_label(recorder) -> str | None:
     try:
         dataset = try_load(recorder, "dataset", ObjectUnpickler)  # qlib objects rebuilt, never called
     except Exception as err:  # an unpicklable dataset must not stop a report; say why
-        logger.warning("could not read the dataset saved in recorder %s (%s); the label is not stated", recorder.id, err)
+        logger.warning("could not read the dataset saved in recorder %s (%s); the label is not stated",
+                       recorder.id, err)
         return None
     return label_expression(dataset)
 

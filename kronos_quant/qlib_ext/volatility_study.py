@@ -257,8 +257,13 @@ def evaluate_forecasts(valid: tuple, test: tuple, bars: pd.DataFrame, config) ->
     """
     import dataclasses
 
-    from kronos_quant.research.vol_evaluation import (evaluate, fit_spread_scales, infer_date_step, kronos_forecasts,
-                                                      outcomes)
+    from kronos_quant.research.vol_evaluation import (
+        evaluate,
+        fit_spread_scales,
+        infer_date_step,
+        kronos_forecasts,
+        outcomes,
+    )
 
     check_forecast_pair(valid, test, config.horizons)
     from kronos_quant.research.volatility import realised_volatility, traded_series

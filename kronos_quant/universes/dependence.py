@@ -21,8 +21,8 @@ volatility of the equal-weight and benchmark index, cross-sectional dispersion).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from kronos_quant.data.qlib_bin import read_calendar
 from kronos_quant.model import Kronos, KronosTokenizer
 from kronos_quant.research.hac import hac_mean
 from kronos_quant.training import TrainConfig, fit_predictor
 from kronos_quant.training.datasets import mix_windows
 from kronos_quant.universes.generate import UniverseConfig, generate_universes
-from kronos_quant.data.qlib_bin import read_calendar
 from kronos_quant.universes.history import MarketHistory, future_dates, load_history, members_at
 from kronos_quant.universes.tiny_model import TinyTraining, split_windows, train_tiny_kronos
 from kronos_quant.universes.training_windows import generated_windows
@@ -95,7 +95,8 @@ def run_study(provider: str, t0: str, out_dir: str, *, universe: str = "csi300",
         ic = rank_ic(tokenizer, model, provider, universe=universe, t0=history.t0, days=score_days,
                      lookback=training.lookback, horizon=5, paths=8, every=every)
         hac = hac_mean(ic.to_numpy(), label_horizon=5)
-        results[name] = {"valid_loss": float(loss), "rank_ic_mean": float(ic.mean()), "rank_ic_t_hac": float(hac.t_stat),
+        results[name] = {"valid_loss": float(loss), "rank_ic_mean": float(ic.mean()),
+                         "rank_ic_t_hac": float(hac.t_stat),
                          "ic_days": int(len(ic))}
     (out / "mix_study.json").write_text(json.dumps(results, indent=2))
     return results

@@ -20,8 +20,13 @@ import pandas as pd
 import yaml
 
 from kronos_quant.model import Kronos, KronosTokenizer
-from kronos_quant.universes.dependence import (DependenceStats, calibrate_rho, dependence_stats, mean_stats,
-                                               order_monotonicity)
+from kronos_quant.universes.dependence import (
+    DependenceStats,
+    calibrate_rho,
+    dependence_stats,
+    mean_stats,
+    order_monotonicity,
+)
 from kronos_quant.universes.generate import UniverseConfig, Universes, generate_universes
 from kronos_quant.universes.history import MarketHistory, future_dates, load_history
 from kronos_quant.universes.market import change_panel, equal_weight_returns
@@ -78,7 +83,7 @@ class StressConfig:
         check_stress_settings(self)
 
     @classmethod
-    def from_yaml(cls, path) -> "StressConfig":
+    def from_yaml(cls, path) -> StressConfig:
         """Read and validate a stress YAML; every error names the file (and the key)."""
         path = Path(path)
         if not path.is_file():
@@ -98,7 +103,7 @@ class StressConfig:
             raise ValueError(f"stress config {path}: {err}") from None
 
     @classmethod
-    def _from_mapping(cls, raw: dict) -> "StressConfig":
+    def _from_mapping(cls, raw: dict) -> StressConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:

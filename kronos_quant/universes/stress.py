@@ -20,8 +20,7 @@ from kronos_quant.universes.generate import Universes
 from kronos_quant.universes.history import MarketHistory
 from kronos_quant.universes.market import check_signal, inputs_from_panel
 from kronos_quant.universes.qlib_signals import expression_of, is_expression, provider_scores, universe_scores
-from kronos_quant.universes.simulator import (ExchangeConfig, FixedPortfolio, SimulationResult, TopkDropout,
-                                              simulate)
+from kronos_quant.universes.simulator import ExchangeConfig, FixedPortfolio, SimulationResult, TopkDropout, simulate
 from kronos_quant.universes.stress_checks import check_expression
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from kronos_quant.normalization import FEATURE_COLUMNS
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     import torch
+    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     from kronos_quant.model import Kronos, KronosTokenizer
-    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     root = tmp_path_factory.mktemp("forecast_ckpt")
     torch.manual_seed(0)
@@ -65,7 +65,8 @@ def test_repair_bounds_each_path_and_is_measured():
     paths = (10 + rng.standard_normal((2, 5, 7, 6))).astype(np.float32)  # independent fields: mostly inconsistent
     raw = ForecastResult(paths=paths, timestamps=[pd.RangeIndex(7)] * 2, last_close=np.full(2, 10.0))
     rates = raw.ohlc_violation_rate()
-    expected = np.mean((paths[..., 1] < paths[..., [0, 2, 3]].max(-1)) | (paths[..., 2] > paths[..., [0, 1, 3]].min(-1)))
+    high_low_wrong = (paths[..., 1] < paths[..., [0, 2, 3]].max(-1)) | (paths[..., 2] > paths[..., [0, 1, 3]].min(-1))
+    expected = np.mean(high_low_wrong)
     assert rates["paths"] == pytest.approx(expected) and rates["paths"] > 0.5 and rates["mean"] > 0
     repaired = raw.repair_ohlc()
     assert repaired.ohlc_violation_rate() == {"paths": 0.0, "mean": 0.0}

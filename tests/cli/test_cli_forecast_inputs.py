@@ -15,9 +15,9 @@ from kronos_quant.cli import build_parser, main
 def checkpoints(tmp_path_factory):
     """(tokenizer_dir, predictor_dir): tiny random-weight checkpoints, no bar-frequency record (like older runs)."""
     import torch
+    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     from kronos_quant.model import Kronos, KronosTokenizer
-    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     root = tmp_path_factory.mktemp("forecast_inputs_ckpt")
     torch.manual_seed(0)

@@ -9,8 +9,13 @@ import pandas as pd
 import pytest
 
 from kronos_quant.cli import main
-from kronos_quant.qlib_ext.volatility_study import (MODEL_SETTINGS, check_forecast_pair, forecast_file_settings,
-                                                     load_forecast, save_forecast)
+from kronos_quant.qlib_ext.volatility_study import (
+    MODEL_SETTINGS,
+    check_forecast_pair,
+    forecast_file_settings,
+    load_forecast,
+    save_forecast,
+)
 
 
 def _fake_trained(out, lookback=60, horizon=20, complete=True):

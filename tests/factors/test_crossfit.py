@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kronos_quant.factors.crossfit import (Fold, assign_folds, check_plan, gap_days, walk_forward_plan,
-                                           yearly_kfold_plan)
+from kronos_quant.factors.crossfit import Fold, assign_folds, check_plan, gap_days, walk_forward_plan, yearly_kfold_plan
 
 DAYS = pd.bdate_range("2019-01-01", "2024-06-28")
 

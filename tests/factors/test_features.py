@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant.data.windows import build_windows
 from kronos_quant.factors.features import feature_names, first_step_entropy, path_features, window_features
@@ -14,7 +15,6 @@ from kronos_quant.inference.pair import KronosPair
 from kronos_quant.inference.sampling import window_uniforms
 from kronos_quant.model import Kronos, KronosTokenizer
 from kronos_quant.qlib_ext.model_settings import ForecastSettings
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 LOOKBACK, HORIZON, PATHS = 12, 5, 3
 

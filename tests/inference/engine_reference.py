@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant import Kronos, KronosTokenizer
 from kronos_quant.inference.generation import generate_paths, generate_tokens
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "engine_reference.npz"
 GREEDY = SamplingConfig(top_k=1)

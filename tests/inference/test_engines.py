@@ -1,12 +1,12 @@
 """The cached engine against the recompute baseline on random tiny models."""
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant import Kronos, KronosTokenizer
 from kronos_quant.inference.generation import generate_paths, generate_tokens
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant import Kronos, KronosPredictor, KronosTokenizer
 from kronos_quant.inference.forecast import forecast_windows
@@ -9,7 +10,6 @@ from kronos_quant.inference.generation import generate_paths
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
 from kronos_quant.normalization import fit_scale, normalize
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 CONFIG = GenerationConfig(pred_len=4, max_context=32, sample_count=3, sampling=SamplingConfig(temperature=0.9))
 

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant import Kronos, KronosTokenizer
 from kronos_quant.inference.forecast import forecast_windows
 from kronos_quant.inference.generation import generate_tokens
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 

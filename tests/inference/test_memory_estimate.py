@@ -1,13 +1,13 @@
 """The chunk-size estimator counts what the engine allocates (issue 24)."""
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config
 
 from kronos_quant import Kronos, KronosTokenizer, predictor_config, tokenizer_config
 from kronos_quant.inference.batching import estimate_series_bytes, series_per_chunk
 from kronos_quant.inference.generation import generate_tokens
 from kronos_quant.inference.generation_config import GenerationConfig
 from kronos_quant.inference.sampling import draw_uniforms
-from kronos_test_helpers import tiny_predictor_config
 
 
 def test_kronos_small_case_c_in_bf16_by_hand():

@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant import Kronos, KronosPredictor, KronosTokenizer
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 
 @pytest.fixture(scope="module")

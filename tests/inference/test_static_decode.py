@@ -1,9 +1,10 @@
 """The static-shape decode (issue 24): same outputs as before, fixed shapes, fewer operations per step."""
+import engine_reference as reference
 import numpy as np
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config
 
-import engine_reference as reference
 from kronos_quant import Kronos
 from kronos_quant.inference.decode_plan import plan_decode
 from kronos_quant.inference.generation import generate_tokens
@@ -12,7 +13,6 @@ from kronos_quant.inference.op_count import ops_per_decode_step
 from kronos_quant.inference.sampling import SamplingConfig, draw_uniforms, filter_logits
 from kronos_quant.model.kv_cache import StaticKVCache
 from kronos_quant.model.layers import RMSNorm, RotaryEmbedding
-from kronos_test_helpers import tiny_predictor_config
 
 NUCLEUS = SamplingConfig(temperature=0.6, top_p=0.9)
 

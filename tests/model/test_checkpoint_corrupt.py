@@ -3,10 +3,10 @@ import json
 
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config
 from safetensors.torch import load_file, save_file
 
 from kronos_quant import CheckpointError, Kronos
-from kronos_test_helpers import tiny_predictor_config
 
 
 @pytest.fixture()

@@ -5,11 +5,11 @@ from importlib.metadata import distribution
 
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 from safetensors.torch import load_file, save_file
 
 from kronos_quant import CheckpointError, Kronos, KronosTokenizer
 from kronos_quant.model.checkpoint import hub_download_command, sha256_of
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 
 @pytest.fixture()

@@ -1,9 +1,9 @@
 """Kronos.fine_logits: the one dependency-aware s2 head, causal by argument, never by train/eval mode."""
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config
 
 from kronos_quant import Kronos
-from kronos_test_helpers import tiny_predictor_config
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 from kronos_quant.model import Kronos, KronosTokenizer
-from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
 
 def test_encode_rejects_bars_of_another_width():

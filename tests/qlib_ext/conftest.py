@@ -21,9 +21,9 @@ TINY_TRAIN = dict(lr=3e-3, warmup_steps=2, batch_size=32, epochs=1, windows_per_
 def tiny_checkpoints(tmp_path_factory) -> tuple[Path, Path]:
     """(tokenizer_dir, predictor_dir): tiny random-weight checkpoints (seeded) in save_pretrained layout."""
     import torch
+    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     from kronos_quant.model import Kronos, KronosTokenizer
-    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     root = tmp_path_factory.mktemp("kronos_ckpt")
     torch.manual_seed(0)

@@ -37,7 +37,8 @@ def test_test_segment_after_the_data_says_so(tiny_market, init_qlib):
     with pytest.raises(ValueError, match=r"segment 'test' starts on 2023-01-02, after the end of the data "
                                          r"\(2022-06-30\)"):  # at construction: before any model trains on it
         KronosDataset(handler={"class": "KronosHandler", "module_path": "kronos_quant.qlib_ext.handler",
-                               "kwargs": {"instruments": "csi300", "start_time": "2022-01-04", "end_time": "2022-06-30"}},
+                               "kwargs": {"instruments": "csi300", "start_time": "2022-01-04",
+                                          "end_time": "2022-06-30"}},
                       segments={"test": ("2023-01-02", "2023-03-31")}, lookback=10, horizon=2)
 
 

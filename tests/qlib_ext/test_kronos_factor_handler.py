@@ -42,8 +42,9 @@ def features(handler, kronos):
 
 
 def test_handler_joins_alpha158_and_kronos_columns(handler, features):
-    from kronos_quant.factors.features import feature_names
     from qlib.data.dataset.handler import DataHandlerLP
+
+    from kronos_quant.factors.features import feature_names
 
     frame = handler.fetch(col_set="feature", data_key=DataHandlerLP.DK_R)
     names = feature_names((1, 2, 5))
@@ -184,4 +185,5 @@ def test_comparison_of_plain_and_blended_lightgbm_on_the_same_rows(tiny_market, 
     assert np.isfinite(backtest.loc[["alpha158", "alpha158_kronos"], "topk_excess_with_cost"]).all()
     assert json.loads((tmp_path / "out" / "comparison.json").read_text())["rows"] == result["rows"]
     seeds = pd.read_csv(tmp_path / "out" / "rankic_by_lightgbm_seed.csv", index_col=0)
-    assert list(seeds.index) == [1, 2] and np.allclose(seeds["difference"], seeds["alpha158_kronos"] - seeds["alpha158"])
+    assert list(seeds.index) == [1, 2]
+    assert np.allclose(seeds["difference"], seeds["alpha158_kronos"] - seeds["alpha158"])

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-
 SHORT = {"train": ["2021-10-01", "2021-11-30"], "valid": ["2021-12-01", "2021-12-31"],
          "test": ["2022-02-14", "2022-02-28"]}
 

@@ -58,7 +58,8 @@ def test_record_errors_before_forecasting(setup):
     with pytest.raises(ValueError, match="longer than the forecast"):
         VolatilityRecord(model=model(), dataset=dataset, recorder=object(), horizons=(1, 20)).check()
     with pytest.raises(ValueError, match="segment"):
-        VolatilityRecord(model=model(), dataset=dataset, recorder=object(), horizons=(1,), calibrate_segment="calib").check()
+        VolatilityRecord(model=model(), dataset=dataset, recorder=object(), horizons=(1,),
+                         calibrate_segment="calib").check()
 
 
 def test_volatility_workflow_builds_its_model_and_record(tiny_checkpoints, monkeypatch):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from test_demo_followup import (  # noqa: F401  (a fixture)
     leave_no_relative_store,
     tiny_demo_workflow,

@@ -11,9 +11,9 @@ HISTORY_DAYS, LOOKBACK, HORIZON = 70, 40, 12
 def tiny_kronos():
     """(tokenizer, model): seeded random weights, s1/s2 of 6 bits."""
     import torch
+    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     from kronos_quant.model import Kronos, KronosTokenizer
-    from kronos_test_helpers import tiny_predictor_config, tiny_tokenizer_config
 
     torch.manual_seed(0)
     return KronosTokenizer(tiny_tokenizer_config()).eval(), Kronos(tiny_predictor_config()).eval()

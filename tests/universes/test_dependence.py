@@ -7,8 +7,13 @@ import pytest
 from scipy.special import ndtri
 from scipy.stats import kstest
 
-from kronos_quant.universes.dependence import (calibrate_rho, dependence_stats, factor_uniforms,
-                                               order_monotonicity, s1_return_order)
+from kronos_quant.universes.dependence import (
+    calibrate_rho,
+    dependence_stats,
+    factor_uniforms,
+    order_monotonicity,
+    s1_return_order,
+)
 
 
 def _mean_offdiag(matrix):
@@ -28,7 +33,8 @@ def test_copula_uniforms_have_the_stated_correlation(rho):
 def test_statistics_on_a_market_with_known_correlation():
     rho, sigma, n_inst, days = 0.3, 0.02, 50, 4000
     rng = np.random.default_rng(0)
-    returns = sigma * (np.sqrt(rho) * rng.standard_normal((days, 1)) + np.sqrt(1 - rho) * rng.standard_normal((days, n_inst)))
+    common, own = rng.standard_normal((days, 1)), rng.standard_normal((days, n_inst))
+    returns = sigma * (np.sqrt(rho) * common + np.sqrt(1 - rho) * own)
     stats = dependence_stats(returns, benchmark_returns=returns.mean(axis=1))
     assert abs(stats.mean_pairwise_corr - rho) < 0.02
     expected_ew = sigma * np.sqrt(rho + (1 - rho) / n_inst) * np.sqrt(252)

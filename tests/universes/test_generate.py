@@ -2,12 +2,10 @@
 after t0, tidy bars, and clear errors for bad inputs."""
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from kronos_quant.universes.generate import UniverseConfig, generate_universes, tidy_bars
 from kronos_quant.universes.history import future_dates, load_history

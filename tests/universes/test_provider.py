@@ -49,7 +49,8 @@ def test_tiny_qrun_on_a_generated_market(providers, tiny_universes, tmp_path, mo
     t0 = tiny_universes.history.t0
     fields = [factor_expression("reversal_5"), factor_expression("momentum_20")]
     handler = {"class": "DataHandlerLP", "module_path": "qlib.data.dataset.handler",
-               "kwargs": {"instruments": "csi300", "start_time": str(dates[0].date()), "end_time": str(dates[-1].date()),
+               "kwargs": {"instruments": "csi300", "start_time": str(dates[0].date()),
+                          "end_time": str(dates[-1].date()),
                           "data_loader": {"class": "QlibDataLoader", "kwargs": {"config": {
                               "feature": [fields, ["REV5", "MOM20"]],
                               "label": [["Ref($close, -2)/Ref($close, -1) - 1"], ["LABEL0"]]}}},
@@ -61,8 +62,10 @@ def test_tiny_qrun_on_a_generated_market(providers, tiny_universes, tmp_path, mo
                       "exp_manager": {"class": "MLflowExpManager", "module_path": "qlib.workflow.expm",
                                       "kwargs": {"uri": f"sqlite:///{tmp_path}/mlflow.db", "default_exp_name": "u"}}},
         "task": {
-            "model": {"class": "LinearModel", "module_path": "qlib.contrib.model.linear", "kwargs": {"estimator": "ols"}},
-            "dataset": {"class": "DatasetH", "module_path": "qlib.data.dataset", "kwargs": {"handler": handler, "segments": {
+            "model": {"class": "LinearModel", "module_path": "qlib.contrib.model.linear",
+                      "kwargs": {"estimator": "ols"}},
+            "dataset": {"class": "DatasetH", "module_path": "qlib.data.dataset",
+                        "kwargs": {"handler": handler, "segments": {
                 "train": [str(dates[25].date()), str(dates[50].date())],
                 "valid": [str(dates[51].date()), str(dates[60].date())],
                 "test": [str(t0.date()), str(dates[-1].date())]}}},

@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kronos_quant.universes.simulator import (ExchangeConfig, FixedPortfolio, TopkDropout, simulate,
-                                              topk_dropout_targets, tradable_mask)
+from kronos_quant.universes.simulator import (
+    ExchangeConfig,
+    FixedPortfolio,
+    TopkDropout,
+    simulate,
+    topk_dropout_targets,
+    tradable_mask,
+)
 from kronos_quant.universes.stress import StrategySpec, luck_percentile, path_metrics
 
 
