@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from kronos_quant.data.dates import check_ordered_ranges
 
@@ -131,7 +132,7 @@ class TrainConfig:
         _check(not (self.from_scratch is False and isinstance(self.model, Mapping)),
                "from_scratch: false needs model to be a checkpoint dir or hub id, not a config mapping", self.model)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 

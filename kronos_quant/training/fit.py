@@ -104,7 +104,8 @@ def _context(ctx: DistContext | None, config: TrainConfig) -> DistContext:
 
 
 def fit_tokenizer(config: TrainConfig, train: WindowArrays, valid: WindowArrays, *,
-                  ctx: DistContext | None = None, model: KronosTokenizer | None = None, **trainer_kwargs) -> TrainResult:
+                  ctx: DistContext | None = None, model: KronosTokenizer | None = None,
+                  **trainer_kwargs) -> TrainResult:
     """Train a KronosTokenizer on normalised bars; returns the best/last checkpoint dirs."""
     ctx = _context(ctx, config)
     model = model if model is not None else build_model(KronosTokenizer, config.model,

@@ -24,9 +24,10 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -35,8 +36,14 @@ from tqdm.auto import tqdm
 
 from kronos_quant.training import checkpointing as ckpt
 from kronos_quant.training.config import TrainConfig
-from kronos_quant.training.datasets import (WindowArrays, epoch_order, rank_shard, step_rows, steps_per_epoch,
-                                            validation_rows)
+from kronos_quant.training.datasets import (
+    WindowArrays,
+    epoch_order,
+    rank_shard,
+    step_rows,
+    steps_per_epoch,
+    validation_rows,
+)
 from kronos_quant.training.ddp import DistContext, all_reduce_mean, all_reduce_sum, unwrap, wrap_model
 from kronos_quant.training.metrics_log import MetricsLogger
 from kronos_quant.training.optim import build_optimizer, build_scheduler, lr_factor

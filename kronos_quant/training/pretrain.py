@@ -2,7 +2,8 @@
 
 ``run_pretraining(config)`` reads every instrument's traded bars up to ``config.cut``
 (:func:`~kronos_quant.training.pretrain_panel.load_price_panel`), trains on windows made of bars
-before ``valid_start``, validates on windows whose future bars all lie in [valid_start, cut], and trains both networks with the shared
+before ``valid_start``, validates on windows whose future bars all lie in [valid_start, cut], and trains both
+networks with the shared
 :class:`~kronos_quant.training.loop.Trainer` on windows drawn on the fly
 (:class:`~kronos_quant.training.pretrain_sampler.WindowSampler`). The predictor is also scored by
 validation RankIC (:class:`~kronos_quant.training.pretrain_rank_ic.ValidationRankIC`) at every
@@ -24,9 +25,9 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from kronos_quant.model import Kronos, KronosTokenizer
 from kronos_quant.training.ddp import DistContext, resolve_device

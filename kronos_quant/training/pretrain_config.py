@@ -22,9 +22,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -118,7 +119,7 @@ class PretrainConfig:
         text = json.dumps(self.key_fields(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def replace(self, **changes) -> "PretrainConfig":
+    def replace(self, **changes) -> PretrainConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,7 @@ class PricePanel:
         hasher.update("\n".join(self.calendar.strftime("%Y-%m-%d")).encode())
         return hasher.hexdigest()
 
-    def between(self, start=None, end=None) -> "PricePanel":
+    def between(self, start=None, end=None) -> PricePanel:
         """The bars with dates in [start, end] (either may be None), same instruments."""
         lo = 0 if start is None else int(self.calendar.searchsorted(pd.Timestamp(start)))
         hi = len(self.calendar) if end is None else int(self.calendar.searchsorted(pd.Timestamp(end), side="right"))

@@ -68,7 +68,8 @@ class WindowSampler:
         self.windows_per_instrument = np.maximum(panel.lengths - length + 1 - self.first_start, 0)  # (N,) int64
         self.first_window = np.concatenate([[0], np.cumsum(self.windows_per_instrument)]).astype(np.int64)
         if self.first_window[-1] == 0:
-            raise ValueError(f"no instrument has {length} traded bars in {panel.date_span() if len(panel.days) else 'the panel'}; "
+            span = panel.date_span() if len(panel.days) else "the panel"
+            raise ValueError(f"no instrument has {length} traded bars in {span}; "
                              "lower lookback/horizon or widen the date span")
         self.stamp_table = time_features(panel.calendar)  # (D, 5) int64, small
         self.instrument_p, self.ratio, self.age = self._instrument_weights()

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 
 def test_training_records_the_bar_frequency(windows, make_config, tmp_path):
-    """fit_tokenizer writes trained_on.json beside best/ and last/ (daily stamps -> "1D"); from_pretrained still loads."""
+    """fit_tokenizer writes trained_on.json beside best/ and last/ (daily stamps -> "1D").
+
+    from_pretrained still loads the folder.
+    """
     from kronos_quant.model import KronosTokenizer
     from kronos_quant.model.checkpoint import read_bar_freq
     from kronos_quant.training import fit_tokenizer
