@@ -20,7 +20,8 @@ sampling temperature the same way from validation forecasts made at each candida
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -163,18 +164,26 @@ def calibration_summary(samples, obs, *, levels: Sequence[float] = LEVELS, seed:
     samples, obs = check_samples(samples, obs)
     pit = pit_uniformity(pit_samples(samples, obs, seed=seed))
     prob_up = (samples > 0).mean(axis=1)
-    return {"crps": float(crps_samples(samples, obs).mean()), "pit": pit,
-            "coverage": coverage_samples(samples, obs, levels, seed=seed), "brier": brier(prob_up, (obs > 0).astype(float)),
-            "n": len(obs)}
+    return {
+        "crps": float(crps_samples(samples, obs).mean()),
+        "pit": pit,
+        "coverage": coverage_samples(samples, obs, levels, seed=seed),
+        "brier": brier(prob_up, (obs > 0).astype(float)),
+        "n": len(obs),
+    }
 
 
 def gaussian_summary(mu, sigma, obs, *, levels: Sequence[float] = LEVELS) -> dict:
     """The same headline numbers for N(mu, sigma^2) forecasts (the GARCH yardstick)."""
     mu, sigma, obs = check_gaussian(mu, sigma, obs)
     prob_up = stats.norm.sf(-mu / sigma)
-    return {"crps": float(crps_normal(mu, sigma, obs).mean()), "pit": pit_uniformity(pit_normal(mu, sigma, obs)),
-            "coverage": coverage_normal(mu, sigma, obs, levels), "brier": brier(prob_up, (obs > 0).astype(float)),
-            "n": len(obs)}
+    return {
+        "crps": float(crps_normal(mu, sigma, obs).mean()),
+        "pit": pit_uniformity(pit_normal(mu, sigma, obs)),
+        "coverage": coverage_normal(mu, sigma, obs, levels),
+        "brier": brier(prob_up, (obs > 0).astype(float)),
+        "n": len(obs),
+    }
 
 
 def scale_spread(samples, scale: float) -> np.ndarray:
@@ -218,8 +227,9 @@ def fit_spread_scale(valid_samples, valid_obs, *, grid: Sequence[float] = SCALE_
     return SpreadScale(float(grid[best]), float(crps_one.mean()), float(scores[best]), len(obs))
 
 
-def fit_temperature(forecast_valid: Callable[[float], np.ndarray], valid_obs, temperatures: Sequence[float]
-                    ) -> tuple[float, Mapping[float, float]]:
+def fit_temperature(
+    forecast_valid: Callable[[float], np.ndarray], valid_obs, temperatures: Sequence[float]
+) -> tuple[float, Mapping[float, float]]:
     """The temperature whose validation forecasts have the lowest mean CRPS.
 
     Args:

@@ -1,7 +1,7 @@
 """Seed ensembles: the ensemble's signal is the mean of its members' signals (no qlib here)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 

@@ -38,7 +38,9 @@ MIN_FRACTION = 2 / 3  # a window needs this fraction of valid days (suspensions 
 
 def _check_panel(panel, name: str) -> pd.DataFrame:
     if not isinstance(panel, pd.DataFrame):
-        raise TypeError(f"{name} must be a wide DataFrame (index datetime, columns instrument); got {type(panel).__name__}")
+        raise TypeError(
+            f"{name} must be a wide DataFrame (index datetime, columns instrument); got {type(panel).__name__}"
+        )
     if not panel.index.is_monotonic_increasing:
         raise ValueError(f"{name} index must be sorted by date; call .sort_index() first")
     return panel.astype(float)

@@ -11,7 +11,7 @@ with at least ``k`` lags for a k-day label (overlapping spans).
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd

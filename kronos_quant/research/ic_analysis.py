@@ -25,8 +25,8 @@ Qlib's in the tests) and uses Qlib's numeric ``calc_ic`` and ``pred_autocorr``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -253,7 +253,8 @@ def ic_by_year(ic_frame: pd.DataFrame) -> pd.DataFrame:
         row = {}
         for column in ic_frame.columns:
             stats = ic_stats(chunk[column])
-            row.update({f"{column}_mean": stats.mean, f"{column}_ICIR": stats.icir, f"{column}_hit_rate": stats.hit_rate})
+            row.update({f"{column}_mean": stats.mean, f"{column}_ICIR": stats.icir,
+                        f"{column}_hit_rate": stats.hit_rate})
         row["n_days"] = int(chunk.notna().any(axis=1).sum())  # the days the statistics are computed on
         rows[int(year)] = row
     return pd.DataFrame(rows).T.rename_axis("year")
@@ -319,8 +320,9 @@ def summarize_analysis(analysis: SignalAnalysis) -> dict:
         summary.update({f"{column}_{key}": value for key, value in asdict(stats).items()})
     spread = analysis.long_short.dropna()
     if spread.empty:  # e.g. an all-NaN signal: no spread was measured, so its sum is not 0 but unknown
-        logger.warning("no date has a long-short spread (signal or label NaN everywhere?): long-short figures "
-                       "are NaN/None, not 0")
+        logger.warning(
+            "no date has a long-short spread (signal or label NaN everywhere?): long-short figures are NaN/None, not 0"
+        )
     spread_hac = hac_mean(spread.to_numpy(), label_horizon=analysis.label_horizon)
     summary.update(
         {

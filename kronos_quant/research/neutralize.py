@@ -61,7 +61,9 @@ def winsorize(signal: pd.Series, method: str = "mad", limit: float | None = None
         return signal.clip(median - band, median + band)
     if not 0 <= limit < 0.5:
         raise ValueError(f"quantile winsorize limit must be in [0, 0.5); got {limit}")
-    return signal.clip(by_date.transform(lambda s: s.quantile(limit)), by_date.transform(lambda s: s.quantile(1 - limit)))
+    return signal.clip(
+        by_date.transform(lambda s: s.quantile(limit)), by_date.transform(lambda s: s.quantile(1 - limit))
+    )
 
 
 def zscore(signal: pd.Series, weights: pd.Series | None = None) -> pd.Series:
@@ -99,7 +101,7 @@ def _split_columns(exposures: pd.DataFrame, industry_col, weight_col) -> tuple[l
         if column == weight_col:
             continue
         dtype = exposures[column].dtype
-        if column == industry_col or isinstance(dtype, pd.CategoricalDtype) or dtype == object:
+        if column == industry_col or isinstance(dtype, pd.CategoricalDtype) or dtype == object:  # noqa: E721 (a numpy dtype compares equal to object)
             categorical.append(column)
         elif pd.api.types.is_numeric_dtype(dtype):
             numeric.append(column)
@@ -262,6 +264,10 @@ def exposure_report(
     for column in columns.columns:
         before = _slope_corr_by_date(signal, columns[column], weights).mean()  # NaN-skipping mean over dates
         after = _slope_corr_by_date(neutralized.reindex(signal.index), columns[column], weights).mean()
-        rows[column] = {"corr_before": before["corr"], "corr_after": after["corr"],
-                        "beta_before": before["slope"], "beta_after": after["slope"]}
+        rows[column] = {
+            "corr_before": before["corr"],
+            "corr_after": after["corr"],
+            "beta_before": before["slope"],
+            "beta_after": after["slope"],
+        }
     return pd.DataFrame(rows).T.rename_axis("exposure")

@@ -13,8 +13,8 @@ A signal's IC on day t (label t+1 -> t+2) counts under the regime of day t; a To
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd

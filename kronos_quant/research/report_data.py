@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -125,7 +125,8 @@ def risk_tables(report: pd.DataFrame, freq: str = "day") -> pd.DataFrame:
 def normalize_risk_tables(table: pd.DataFrame) -> pd.DataFrame:
     """Turn Qlib's ``port_analysis_1day.pkl`` (rows ``(key, metric)``, column ``risk``) into ``(metrics, keys)``."""
     if isinstance(table.index, pd.MultiIndex) and "risk" in table.columns:
-        return table["risk"].unstack(0).reindex(columns=[k for k in EXCESS_KEYS if k in table.index.get_level_values(0)])
+        present = table.index.get_level_values(0)
+        return table["risk"].unstack(0).reindex(columns=[k for k in EXCESS_KEYS if k in present])
     return table
 
 
@@ -152,14 +153,22 @@ class ReportEntry:
 def build_entry(result: SignalResult, *, n_quantiles: int = 5, rolling_window: int = 20) -> ReportEntry:
     """Compute the IC analysis, portfolio curves, risk tables and metrics of one signal."""
     analysis = analyze_signal(
-        result.pred, result.label, n_quantiles=n_quantiles, rolling_window=rolling_window,
-        decay_labels=result.decay_labels, label_horizon=result.label_horizon,
+        result.pred,
+        result.label,
+        n_quantiles=n_quantiles,
+        rolling_window=rolling_window,
+        decay_labels=result.decay_labels,
+        label_horizon=result.label_horizon,
     )
     metrics = summarize_analysis(analysis)
     curves = risk = None
     if result.portfolio_report is not None:
         curves = portfolio_curves(result.portfolio_report)
-        risk = normalize_risk_tables(result.risk_tables) if result.risk_tables is not None else risk_tables(result.portfolio_report)
+        risk = (
+            normalize_risk_tables(result.risk_tables)
+            if result.risk_tables is not None
+            else risk_tables(result.portfolio_report)
+        )
         for key in risk.columns:
             for metric, value in risk[key].items():
                 metrics[f"{key}.{metric}"] = finite_or_none(value)

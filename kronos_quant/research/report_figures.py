@@ -59,8 +59,16 @@ def fig_excess_return(entries) -> Figure | None:
         return None
     fig, (ax,) = _figure()
     for entry in entries:
-        (line,) = ax.plot(entry.curves.index, entry.curves["cum_excess_without_cost"], label=f"{entry.result.name} w/o cost")
-        ax.plot(entry.curves.index, entry.curves["cum_excess_with_cost"], "--", color=line.get_color(), label=f"{entry.result.name} with cost")
+        (line,) = ax.plot(
+            entry.curves.index, entry.curves["cum_excess_without_cost"], label=f"{entry.result.name} w/o cost"
+        )
+        ax.plot(
+            entry.curves.index,
+            entry.curves["cum_excess_with_cost"],
+            "--",
+            color=line.get_color(),
+            label=f"{entry.result.name} with cost",
+        )
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.set(title="Cumulative excess return vs benchmark", ylabel="excess return")
     ax.legend(loc="best", fontsize="small")
@@ -74,7 +82,9 @@ def fig_drawdown(entries) -> Figure | None:
         return None
     fig, (ax,) = _figure()
     for entry in entries:
-        ax.fill_between(entry.curves.index, entry.curves["drawdown_with_cost"], 0.0, alpha=0.35, label=entry.result.name)
+        ax.fill_between(
+            entry.curves.index, entry.curves["drawdown_with_cost"], 0.0, alpha=0.35, label=entry.result.name
+        )
     ax.set(title="Drawdown of excess return (with cost)", ylabel="drawdown")
     ax.legend(loc="best")
     return fig

@@ -27,7 +27,6 @@ from pathlib import Path
 import pandas as pd
 
 from kronos_quant.research import report_figures as figures
-from kronos_quant.research.report_headline import finite_or_none, headline_table, json_ready
 from kronos_quant.research.report_data import (
     ReportEntry,
     SignalResult,
@@ -36,6 +35,7 @@ from kronos_quant.research.report_data import (
     monthly_excess,
     summary_table,
 )
+from kronos_quant.research.report_headline import finite_or_none, headline_table, json_ready
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ def headline_html(metrics: dict) -> str:
     rows = []
     for label, values in table.iterrows():
         cells = "".join(
-            f'<td data-headline="{html.escape(str(label))}" data-signal="{html.escape(str(column))}">{html.escape(text)}</td>'
+            f'<td data-headline="{html.escape(str(label))}" data-signal="{html.escape(str(column))}">'
+            f"{html.escape(text)}</td>"
             for column, text in values.items()
         )
         rows.append(f"<tr><th>{html.escape(str(label))}</th>{cells}</tr>")
@@ -103,7 +104,8 @@ def label_note(entries: list[ReportEntry]) -> str:
 
 def _image_html(png: bytes, caption: str) -> str:
     encoded = base64.b64encode(png).decode("ascii")
-    return f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def _all_figures(entries: list[ReportEntry]) -> dict[str, tuple[str, object]]:
@@ -121,7 +123,8 @@ def _all_figures(entries: list[ReportEntry]) -> dict[str, tuple[str, object]]:
         if entry.curves is not None:
             table = monthly_excess(entry.curves)
             items[f"monthly_excess_{safe_name(entry.result.name)}"] = (
-                f"{entry.result.name}: monthly excess return", figures.fig_monthly_heatmap(entry, table)
+                f"{entry.result.name}: monthly excess return",
+                figures.fig_monthly_heatmap(entry, table),
             )
     return {stem: item for stem, item in items.items() if item[1] is not None}
 

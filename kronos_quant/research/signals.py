@@ -15,7 +15,7 @@ The four ``*_return`` variants over the mean path mirror the official Kronos Qli
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -12,7 +12,7 @@ smallest volume over those bars (0 = touched). The study drops touched rows befo
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd

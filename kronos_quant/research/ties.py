@@ -64,8 +64,11 @@ def cutoff_ties(signal: pd.Series, *, topk: int) -> pd.Series:
 
 
 def tie_summary(signal: pd.Series, *, topk: int) -> dict:
-    """``{"tie_days": share of days with >1 name tied at the cutoff, "tied_at_cutoff": mean tied names on those days}``."""
+    """``{"tie_days": share of days with >1 name tied at the cutoff,
+    "tied_at_cutoff": mean tied names on those days}``."""
     tied = cutoff_ties(signal, topk=topk)
     with_ties = tied[tied > 1]
-    return {"tie_days": float((tied > 1).mean()) if len(tied) else float("nan"),
-            "tied_at_cutoff": float(with_ties.mean()) if len(with_ties) else 0.0}
+    return {
+        "tie_days": float((tied > 1).mean()) if len(tied) else float("nan"),
+        "tied_at_cutoff": float(with_ties.mean()) if len(with_ties) else 0.0,
+    }

@@ -23,14 +23,20 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from kronos_quant.research.volatility import (HORIZONS, check_horizons, garman_klass_variance, parkinson_variance,
-                                            rows_by_instrument)
+from kronos_quant.research.volatility import (
+    HORIZONS,
+    check_horizons,
+    garman_klass_variance,
+    parkinson_variance,
+    rows_by_instrument,
+)
 
 logger = logging.getLogger(__name__)
 

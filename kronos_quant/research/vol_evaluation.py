@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,10 +26,16 @@ from scipy import stats
 
 from kronos_quant.research import calibration as cal
 from kronos_quant.research.forecast_scoring import LOSSES, common_rows, dm_table, loss_table, mincer_zarnowitz
-from kronos_quant.research.vol_baselines import BaselineConfig, Baselines, baseline_forecasts
 from kronos_quant.research.signals import CLOSE_INDEX
-from kronos_quant.research.volatility import (HORIZONS, check_horizons, horizon_returns, horizon_volatility,
-                                              realised_volatility, traded_series)
+from kronos_quant.research.vol_baselines import BaselineConfig, Baselines, baseline_forecasts
+from kronos_quant.research.volatility import (
+    HORIZONS,
+    check_horizons,
+    horizon_returns,
+    horizon_volatility,
+    realised_volatility,
+    traded_series,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -192,10 +199,15 @@ def evaluate(kronos: KronosForecasts, out: Outcomes, config: VolEvalConfig, *,
         rows, pit, rel = _calibration(h, kronos, out, config, scale)
         calibration.extend(rows), pits.extend(pit), reliabilities.extend(rel)
         points.append(forecasts.assign(realised=realised, horizon=h).reset_index())
-    return {"losses": pd.concat(losses, ignore_index=True), "dm": pd.concat(dms, ignore_index=True),
-            "mz": pd.DataFrame(mzs), "calibration": pd.DataFrame(calibration),
-            "pit_counts": pd.concat(pits, ignore_index=True), "reliability": pd.concat(reliabilities, ignore_index=True),
-            "points": pd.concat(points, ignore_index=True)}
+    return {
+        "losses": pd.concat(losses, ignore_index=True),
+        "dm": pd.concat(dms, ignore_index=True),
+        "mz": pd.DataFrame(mzs),
+        "calibration": pd.DataFrame(calibration),
+        "pit_counts": pd.concat(pits, ignore_index=True),
+        "reliability": pd.concat(reliabilities, ignore_index=True),
+        "points": pd.concat(points, ignore_index=True),
+    }
 
 
 def headline_metrics(tables: dict[str, pd.DataFrame]) -> dict[str, float]:

@@ -14,7 +14,7 @@ Conventions
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,9 @@ def path_log_returns(paths, last_close) -> np.ndarray:
     paths = np.asarray(paths, dtype=np.float64)
     last_close = np.asarray(last_close, dtype=np.float64)
     if paths.ndim != 4 or paths.shape[-1] <= CLOSE_INDEX:
-        raise ValueError(f"paths must be (N, P, H, F>=4) = (instruments, sample paths, bars, fields); got {paths.shape}")
+        raise ValueError(
+            f"paths must be (N, P, H, F>=4) = (instruments, sample paths, bars, fields); got {paths.shape}"
+        )
     if last_close.shape != paths.shape[:1]:
         raise ValueError(f"last_close must have shape ({paths.shape[0]},); got {last_close.shape}")
     closes = paths[..., CLOSE_INDEX]
@@ -61,7 +63,7 @@ def horizon_volatility(paths, last_close, horizons: Sequence[int] = HORIZONS) ->
     """
     returns = path_log_returns(paths, last_close)
     horizons = check_horizons(horizons, returns.shape[2])
-    squared = returns ** 2
+    squared = returns**2
     return np.stack([np.sqrt(squared[:, :, :h].mean(axis=(1, 2))) for h in horizons], axis=1)
 
 
@@ -78,8 +80,10 @@ def spread_volatility(paths, last_close, horizon: int) -> np.ndarray:
     The spread of one path is undefined: a ValueError asks for sample_count >= 2.
     """
     if np.asarray(paths).ndim == 4 and np.asarray(paths).shape[1] < 2:
-        raise ValueError("the spread of a one-path forecast is undefined; sample at least 2 paths "
-                         "(ForecastSettings.sample_count >= 2)")
+        raise ValueError(
+            "the spread of a one-path forecast is undefined; sample at least 2 paths "
+            "(ForecastSettings.sample_count >= 2)"
+        )
     return horizon_returns(paths, last_close, horizon).std(axis=1, ddof=1) / np.sqrt(horizon)
 
 
@@ -136,8 +140,9 @@ def rows_by_instrument(series: dict[str, pd.DataFrame], index: pd.MultiIndex):
             yield frame, rows.to_numpy(), frame.index.get_indexer(rows.index.get_level_values("datetime"))
 
 
-def realised_volatility(series: dict[str, pd.DataFrame], index: pd.MultiIndex,
-                        horizons: Sequence[int] = HORIZONS) -> pd.DataFrame:
+def realised_volatility(
+    series: dict[str, pd.DataFrame], index: pd.MultiIndex, horizons: Sequence[int] = HORIZONS
+) -> pd.DataFrame:
     """Realised per-bar volatility over the h traded bars after each row's date, and the h-bar log return.
 
     Args:

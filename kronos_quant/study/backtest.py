@@ -70,7 +70,8 @@ def topk_report(signal: pd.Series, *, settings, benchmark: str, seed: int = 0) -
 
 
 def topk_summary(report: pd.DataFrame, *, settings) -> dict:
-    """Annualized (Qlib's risk_analysis: mean x 238 for daily data) excess return, information ratio and max drawdown with/without cost, turnover, cost line."""
+    """Annualized (Qlib's risk_analysis: mean x 238 for daily data) excess return, information ratio and max
+    drawdown with/without cost, turnover, cost line."""
     from qlib.contrib.evaluate import risk_analysis
 
     out = {"turnover": float(report["turnover"].mean())}
@@ -88,5 +89,7 @@ def topk_summary(report: pd.DataFrame, *, settings) -> dict:
 
 def cost_line(summaries: dict[str, dict], grid) -> pd.DataFrame:
     """Rows = round-trip cost (bp), columns = signals: annualized Top-K excess return."""
-    return pd.DataFrame({name: [s.get(f"topk_excess_{c:g}bp", np.nan) for c in grid] for name, s in summaries.items()},
-                        index=pd.Index([float(c) for c in grid], name="round_trip_bp"))
+    return pd.DataFrame(
+        {name: [s.get(f"topk_excess_{c:g}bp", np.nan) for c in grid] for name, s in summaries.items()},
+        index=pd.Index([float(c) for c in grid], name="round_trip_bp"),
+    )

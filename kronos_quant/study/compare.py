@@ -8,7 +8,7 @@ via :func:`kronos_quant.research.ic_analysis.ic_series`); t-statistics are Newey
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

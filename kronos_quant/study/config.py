@@ -315,7 +315,8 @@ def study_config_from_dict(raw: Mapping, *, short: bool = False) -> StudyConfig:
     known = {f.name for f in dataclasses.fields(StudyConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ValueError(f"study config: unknown keys {unknown}; valid keys are {sorted(known)}, 'short' and 'signal_modules'")
+        raise ValueError(f"study config: unknown keys {unknown}; "
+                         f"valid keys are {sorted(known)}, 'short' and 'signal_modules'")
     for key in ("name", "provider_uri", "windows"):
         if key not in raw:
             raise ValueError(f"study config: missing required key {key!r}")
@@ -335,8 +336,11 @@ def _build(cls, section, where: str):
     unknown = sorted(set(section) - names)
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; valid keys are {sorted(names)}")
-    required = sorted(f.name for f in dataclasses.fields(cls)
-                      if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    required = sorted(
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
     missing = [name for name in required if name not in section]
     if missing:
         raise ValueError(f"{where}: missing required keys {missing}")

@@ -47,16 +47,22 @@ class KronosStudyModel(KronosModel):
             raise ValueError(f"max_train_windows must be >= 1 or null, got {max_train_windows}")
         needed = max(2, *self.horizons)
         if int(self.forecast_settings.horizon) < needed:
-            raise ValueError(f"forecast horizon {self.forecast_settings.horizon} < {needed}: the study needs bar 2 (the "
-                             "label's step) and every reported horizon; raise forecast.horizon")
+            raise ValueError(
+                f"forecast horizon {self.forecast_settings.horizon} < {needed}: the study needs bar 2 (the "
+                "label's step) and every reported horizon; raise forecast.horizon"
+            )
         if self.predict_chunk_days < 1:
             raise ValueError(f"predict_chunk_days must be >= 1, got {predict_chunk_days}")
 
     def fit(self, dataset, reweighter=None):
         """KronosModel.fit; with ``max_train_windows`` on chunk-wise sampled train/valid windows."""
         if self.max_train_windows is not None and hasattr(dataset, "prepare_windows"):
-            dataset = SampledTrainDataset(dataset, max_windows=self.max_train_windows,
-                                          chunk_days=self.predict_chunk_days, seed=int(self.forecast_settings.seed))
+            dataset = SampledTrainDataset(
+                dataset,
+                max_windows=self.max_train_windows,
+                chunk_days=self.predict_chunk_days,
+                seed=int(self.forecast_settings.seed),
+            )
         return super().fit(dataset, reweighter=reweighter)
 
     def predict(self, dataset, segment="test") -> pd.DataFrame:
@@ -82,7 +88,7 @@ def chunked(dataset, segment: str, chunk_days: int):
     if len(days) == 0:
         raise ValueError(f"segment {segment!r} ({start:%Y-%m-%d}..{end:%Y-%m-%d}) has no trading days")
     for first in range(0, len(days), chunk_days):
-        chunk = days[first:first + chunk_days]
+        chunk = days[first : first + chunk_days]
         chunk_dataset = copy.copy(dataset)  # shares the handler; only the segment bounds differ
         chunk_dataset.segments = {**dataset.segments, segment: (chunk[0], chunk[-1])}
         yield chunk_dataset, (chunk[0], chunk[-1])
@@ -118,18 +124,30 @@ class SampledTrainDataset:
             keep = min(len(windows), int(np.ceil(self.max_windows * n_days / total_days)))
             rng = np.random.default_rng([self.seed, int(first.strftime("%Y%m%d"))])
             rows = np.sort(rng.choice(len(windows), size=keep, replace=False))
-            parts.append(KronosWindows(x=windows.x[rows], x_stamp=windows.x_stamp[rows], y_stamp=windows.y_stamp[rows],
-                                       index=windows.index[rows], y=windows.y[rows],
-                                       label=None if windows.label is None else windows.label[rows]))
+            parts.append(
+                KronosWindows(
+                    x=windows.x[rows],
+                    x_stamp=windows.x_stamp[rows],
+                    y_stamp=windows.y_stamp[rows],
+                    index=windows.index[rows],
+                    y=windows.y[rows],
+                    label=None if windows.label is None else windows.label[rows],
+                )
+            )
         if not parts:
-            raise ValueError(f"segment {segment!r} yields no training windows in chunks of {self.chunk_days} days; "
-                             "raise predict_chunk_days or load more history")
+            raise ValueError(
+                f"segment {segment!r} yields no training windows in chunks of {self.chunk_days} days; "
+                "raise predict_chunk_days or load more history"
+            )
         logger.info("segment %s: %d sampled training windows", segment, sum(len(p) for p in parts))
-        return KronosWindows(x=np.concatenate([p.x for p in parts]), x_stamp=np.concatenate([p.x_stamp for p in parts]),
-                             y_stamp=np.concatenate([p.y_stamp for p in parts]),
-                             index=parts[0].index.append([p.index for p in parts[1:]]),
-                             y=np.concatenate([p.y for p in parts]),
-                             label=None if parts[0].label is None else np.concatenate([p.label for p in parts]))
+        return KronosWindows(
+            x=np.concatenate([p.x for p in parts]),
+            x_stamp=np.concatenate([p.x_stamp for p in parts]),
+            y_stamp=np.concatenate([p.y_stamp for p in parts]),
+            index=parts[0].index.append([p.index for p in parts[1:]]),
+            y=np.concatenate([p.y for p in parts]),
+            label=None if parts[0].label is None else np.concatenate([p.label for p in parts]),
+        )
 
 
 def horizon_frame(paths: np.ndarray, last_close: np.ndarray, horizons, index: pd.Index) -> pd.DataFrame:

@@ -23,8 +23,9 @@ and the name under ``signals:``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 KINDS = ("rolled", "expression", "random")
 

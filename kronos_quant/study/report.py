@@ -25,19 +25,43 @@ from kronos_quant.research.report_headline import format_number, format_percent,
 
 logger = logging.getLogger(__name__)
 
-PERCENT_COLUMNS = ("IC", "RankIC", "hit_rate", "constant_days", "tie_days", "long_short_ann", "topk_excess_without_cost", "topk_excess_with_cost",
-                   "turnover", "topk_mdd_with_cost")
+PERCENT_COLUMNS = (
+    "IC",
+    "RankIC",
+    "hit_rate",
+    "constant_days",
+    "tie_days",
+    "long_short_ann",
+    "topk_excess_without_cost",
+    "topk_excess_with_cost",
+    "turnover",
+    "topk_mdd_with_cost",
+)
 NUMBER_COLUMNS = ("ICIR", "RankICIR", "RankIC_t_HAC", "long_short_t_HAC", "topk_ir_with_cost")
-HEADLINE_NAMES = {"IC": "IC", "RankIC": "RankIC", "ICIR": "ICIR", "RankICIR": "RankICIR",
-                  "RankIC_t_HAC": "RankIC t (NW)", "hit_rate": "hit rate", "long_short_ann": "L-S top-bottom ann. (no cost)",
-                  "long_short_t_HAC": "L-S t (NW)", "tie_days": "days tied at Top-K cutoff",
-                  "tied_at_cutoff": "names tied at cutoff", "topk_excess_without_cost": "Top-K excess (no cost)",
-                  "topk_excess_with_cost": "Top-K excess (cost)", "topk_ir_with_cost": "Top-K IR (cost)",
-                  "topk_mdd_with_cost": "Top-K max DD (cost)", "turnover": "daily turnover",
-                  "constant_days": "constant days", "suspended_rows_removed": "suspended rows removed"}
-STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1150px}table{border-collapse:collapse;margin:1em 0}"
-         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}img{max-width:100%}"
-         ".warn{background:#fff3cd;padding:.5em}")
+HEADLINE_NAMES = {
+    "IC": "IC",
+    "RankIC": "RankIC",
+    "ICIR": "ICIR",
+    "RankICIR": "RankICIR",
+    "RankIC_t_HAC": "RankIC t (NW)",
+    "hit_rate": "hit rate",
+    "long_short_ann": "L-S top-bottom ann. (no cost)",
+    "long_short_t_HAC": "L-S t (NW)",
+    "tie_days": "days tied at Top-K cutoff",
+    "tied_at_cutoff": "names tied at cutoff",
+    "topk_excess_without_cost": "Top-K excess (no cost)",
+    "topk_excess_with_cost": "Top-K excess (cost)",
+    "topk_ir_with_cost": "Top-K IR (cost)",
+    "topk_mdd_with_cost": "Top-K max DD (cost)",
+    "turnover": "daily turnover",
+    "constant_days": "constant days",
+    "suspended_rows_removed": "suspended rows removed",
+}
+STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:1150px}table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}img{max-width:100%}"
+    ".warn{background:#fff3cd;padding:.5em}"
+)
 
 
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -111,26 +135,33 @@ def write_study_report(result, out_dir, *, portfolio: dict | None = None) -> Pat
     result.by_year.to_csv(out / "ic_by_year.csv")
     result.by_half.to_csv(out / "ic_by_half.csv")
     pd.concat({name: ic for name, ic in result.ics.items()}, axis=1).to_csv(out / "ic_daily.csv")
-    for name, frame in (("horizons", result.horizons), ("incremental_ic", result.incremental),
-                        ("incremental_rank_ic", getattr(result, "incremental_rank", None)),
-                        ("regimes", getattr(result, "regimes", None)),
-                        ("cost_line", result.cost_line)):
+    for name, frame in (
+        ("horizons", result.horizons),
+        ("incremental_ic", result.incremental),
+        ("incremental_rank_ic", getattr(result, "incremental_rank", None)),
+        ("regimes", getattr(result, "regimes", None)),
+        ("cost_line", result.cost_line),
+    ):
         if frame is not None:
             frame.to_csv(out / f"{name}.csv")
     for name, report in (portfolio or {}).items():
         report.to_csv(out / f"portfolio_{name}.csv")
     for name, sizes in (getattr(result, "model_sizes", None) or {}).items():
         sizes.to_csv(out / f"model_sizes_{name}.csv")
-    figures = {"cumulative_rank_ic": ("Cumulative RankIC of every signal", fig_cumulative_ic(result.ics)),
-               "rank_ic_heatmap": ("RankIC by year x signal", fig_heatmap(result.by_year, "Mean daily RankIC by year"))}
+    figures = {
+        "cumulative_rank_ic": ("Cumulative RankIC of every signal", fig_cumulative_ic(result.ics)),
+        "rank_ic_heatmap": ("RankIC by year x signal", fig_heatmap(result.by_year, "Mean daily RankIC by year")),
+    }
     if result.cost_line is not None:
         figures["cost_line"] = ("Top-K excess return vs round-trip cost", fig_cost_line(result.cost_line))
     images = []
     for stem, (caption, fig) in figures.items():
         png = to_png(fig)
         (out / "figures" / f"{stem}.png").write_bytes(png)
-        images.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,'
-                      f'{base64.b64encode(png).decode()}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+        images.append(
+            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,'
+            f'{base64.b64encode(png).decode()}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+        )
     page = _page(result, "".join(images))
     path = out / "study.html"
     path.write_text(page, encoding="utf-8")
@@ -142,44 +173,57 @@ def write_study_report(result, out_dir, *, portfolio: dict | None = None) -> Pat
 def _page(result, images: str) -> str:
     config = result.config
     pct = lambda v: format_percent(v, 2)  # noqa: E731
-    parts = [f"<h1>Walk-forward alpha study: {html.escape(config.name)}</h1>",
-             f"<p>{html.escape(config.market)} on {html.escape(str(config.provider_uri))}; test "
-             f"{config.windows.test_start} .. {config.windows.test_end}, roll step {config.windows.roll_step} "
-             f"({config.windows.rolling}); {len(result.frame):,} aligned (datetime, instrument) rows, every signal "
-             "scored on the same rows. Label: close[t+2]/close[t+1]-1. t-statistics: Newey-West.</p>",
-             "<p>Suspensions: a zero-volume bar (a suspended day carried forward as a flat bar) is a suspended day. "
-             "A row is not scored when t, t+1 or t+2 is one (the 'suspended rows removed' column counts the rows "
-             "each signal lost); the backtests never buy or sell on one; Kronos' windows skip such bars "
-             "(kronos_quant.data.windows). Ties: every Top-K backtest and L-S spread breaks ties at the cutoff with "
-             f"the same seeded key (seed {config.random_seed}), not by instrument code. L-S: top minus bottom "
-             f"{config.backtest.long_short_quantile:.0%} of names.</p>"]
+    parts = [
+        f"<h1>Walk-forward alpha study: {html.escape(config.name)}</h1>",
+        f"<p>{html.escape(config.market)} on {html.escape(str(config.provider_uri))}; test "
+        f"{config.windows.test_start} .. {config.windows.test_end}, roll step {config.windows.roll_step} "
+        f"({config.windows.rolling}); {len(result.frame):,} aligned (datetime, instrument) rows, every signal "
+        "scored on the same rows. Label: close[t+2]/close[t+1]-1. t-statistics: Newey-West.</p>",
+        "<p>Suspensions: a zero-volume bar (a suspended day carried forward as a flat bar) is a suspended day. "
+        "A row is not scored when t, t+1 or t+2 is one (the 'suspended rows removed' column counts the rows "
+        "each signal lost); the backtests never buy or sell on one; Kronos' windows skip such bars "
+        "(kronos_quant.data.windows). Ties: every Top-K backtest and L-S spread breaks ties at the cutoff with "
+        f"the same seeded key (seed {config.random_seed}), not by instrument code. L-S: top minus bottom "
+        f"{config.backtest.long_short_quantile:.0%} of names.</p>",
+    ]
     if result.overlap_periods:
-        parts.append(f"<p class='warn'>* Official Kronos weights: test periods {list(result.overlap_periods)} overlap "
-                     f"the pretraining data (up to ~{config.pretrain_cutoff}); Kronos' numbers there may be "
-                     "in-sample.</p>")
-    parts += [f"<h2>Headline</h2>{_table(headline_table(result.summary))}", images,
-              f"<h2>RankIC by year</h2>{_table(_mark(result.by_year, result.overlap_periods), formatter=pct)}",
-              f"<h2>RankIC by half-year</h2>{_table(result.by_half, formatter=pct)}"]
+        parts.append(
+            f"<p class='warn'>* Official Kronos weights: test periods {list(result.overlap_periods)} overlap "
+            f"the pretraining data (up to ~{config.pretrain_cutoff}); Kronos' numbers there may be "
+            "in-sample.</p>"
+        )
+    parts += [
+        f"<h2>Headline</h2>{_table(headline_table(result.summary))}",
+        images,
+        f"<h2>RankIC by year</h2>{_table(_mark(result.by_year, result.overlap_periods), formatter=pct)}",
+        f"<h2>RankIC by half-year</h2>{_table(result.by_half, formatter=pct)}",
+    ]
     if result.horizons is not None:
         shown = result.horizons[["IC", "RankIC", "IC_t_HAC", "RankIC_t_HAC"]].map(_num)
         shown = shown.join(result.horizons[["days", "label"]].astype(str))
-        parts.append("<h2>Kronos IC by forecast horizon</h2><p>The headline Kronos signal is the forecast step "
-                     "t+1 -> t+2, scored against the headline label. Each cumulative forecast t -> t+k is scored "
-                     "against the realised return over its own span (close[t+k]/close[t]-1; Newey-West t with at "
-                     "least k lags) and, for comparison, against the headline label; the label column says "
-                     f"which.</p>{_table(shown)}")
+        parts.append(
+            "<h2>Kronos IC by forecast horizon</h2><p>The headline Kronos signal is the forecast step "
+            "t+1 -> t+2, scored against the headline label. Each cumulative forecast t -> t+k is scored "
+            "against the realised return over its own span (close[t+k]/close[t]-1; Newey-West t with at "
+            "least k lags) and, for comparison, against the headline label; the label column says "
+            f"which.</p>{_table(shown)}"
+        )
     if result.incremental is not None:
         stats = incremental_stats(result.incremental)
-        parts.append(f"<h2>Incremental IC of Kronos</h2><p>Daily OLS residual of Kronos on the other non-random "
-                     f"signals, then its IC: IC {pct(stats['IC'])} (NW t {_num(stats['IC_t_HAC'])}), RankIC "
-                     f"{pct(stats['RankIC'])} (NW t {_num(stats['RankIC_t_HAC'])}).</p>")
+        parts.append(
+            f"<h2>Incremental IC of Kronos</h2><p>Daily OLS residual of Kronos on the other non-random "
+            f"signals, then its IC: IC {pct(stats['IC'])} (NW t {_num(stats['IC_t_HAC'])}), RankIC "
+            f"{pct(stats['RankIC'])} (NW t {_num(stats['RankIC_t_HAC'])}).</p>"
+        )
         ranked = getattr(result, "incremental_rank", None)
         if ranked is not None:
             stats = incremental_stats(ranked)
-            parts.append(f"<p>Rank on rank (every signal replaced by its daily percentile rank before the "
-                         f"regression, so ties and outliers carry no extra weight): IC {pct(stats['IC'])} (NW t "
-                         f"{_num(stats['IC_t_HAC'])}), RankIC {pct(stats['RankIC'])} (NW t "
-                         f"{_num(stats['RankIC_t_HAC'])}).</p>")
+            parts.append(
+                f"<p>Rank on rank (every signal replaced by its daily percentile rank before the "
+                f"regression, so ties and outliers carry no extra weight): IC {pct(stats['IC'])} (NW t "
+                f"{_num(stats['IC_t_HAC'])}), RankIC {pct(stats['RankIC'])} (NW t "
+                f"{_num(stats['RankIC_t_HAC'])}).</p>"
+            )
     for name, sizes in (getattr(result, "model_sizes", None) or {}).items():
         parts.append(f"<h3>Model size per window: {html.escape(name)}</h3>{_table(sizes)}")
     regimes = getattr(result, "regimes", None)
@@ -188,15 +232,19 @@ def _page(result, images: str) -> str:
     if result.cost_line is not None:
         parts.append(f"<h2>Cost sensitivity (Top-K excess, annualized)</h2>{_table(result.cost_line, formatter=pct)}")
     body = "".join(parts)
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(config.name)}</title>"
-            f"<style>{STYLE}</style></head><body>{body}</body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(config.name)}</title>"
+        f"<style>{STYLE}</style></head><body>{body}</body></html>"
+    )
 
 
 def _regime_section(regimes: pd.DataFrame, definitions: dict) -> str:
     """Regime definitions, then one table per regime kind: rows = state (days), columns = signal x metric."""
     items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in definitions.items())
-    parts = [f"<h2>By market regime</h2><p>Point in time from the benchmark (known at the close of t; a "
-             f"Top-K day's excess return counts under the previous day's regime):</p><ul>{items}</ul>"]
+    parts = [
+        f"<h2>By market regime</h2><p>Point in time from the benchmark (known at the close of t; a "
+        f"Top-K day's excess return counts under the previous day's regime):</p><ul>{items}</ul>"
+    ]
     for kind, table in regimes.groupby(level="regime"):
         table = table.droplevel("regime")
         wide = {}

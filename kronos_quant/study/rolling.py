@@ -26,10 +26,9 @@ import pandas as pd
 from qlib.data import D
 from qlib.model.ens.ensemble import RollingEnsemble
 from qlib.model.trainer import TrainerR
-from qlib.utils import hash_args
+from qlib.utils import hash_args, init_instance_by_config
 from qlib.workflow import R
 from qlib.workflow.task.collect import RecorderCollector
-from qlib.utils import init_instance_by_config
 from qlib.workflow.task.gen import RollingGen, handler_mod, task_generator
 
 from kronos_quant.io_utils import atomic_write

@@ -126,7 +126,8 @@ def load_realised(config: StudyConfig, horizons) -> dict[int, pd.Series]:
     return {k: mask_suspended(frame[f"realised_{k}"], touched(frame[f"min_volume_{k}"])) for k in horizons}
 
 
-def horizon_table(frame: pd.DataFrame, diagnostics: dict, horizons, realised: dict | None = None) -> pd.DataFrame | None:
+def horizon_table(frame: pd.DataFrame, diagnostics: dict, horizons,
+                  realised: dict | None = None) -> pd.DataFrame | None:
     """IC/RankIC (mean, HAC t) of Kronos' forecast at each horizon on the aligned rows, against its own span's
     realised return (``realised``) and against the headline label (:mod:`kronos_quant.research.horizon_labels`)."""
     from kronos_quant.research.horizon_labels import horizon_table as score_horizons
@@ -146,11 +147,18 @@ def regime_statistics(config: StudyConfig, ics: dict, reports: dict) -> tuple[pd
     from kronos_quant.research.regimes import RegimeSettings, market_regimes, regime_table
 
     settings = RegimeSettings()
-    close = D.features([config.benchmark], ["$close"], start_time=config.windows.history_start,
-                       end_time=config.windows.test_end, freq="day")
+    close = D.features(
+        [config.benchmark],
+        ["$close"],
+        start_time=config.windows.history_start,
+        end_time=config.windows.test_end,
+        freq="day",
+    )
     if close.empty:
-        raise ValueError(f"benchmark {config.benchmark!r} has no $close in the provider; set benchmark to an "
-                         "instrument of the provider")
+        raise ValueError(
+            f"benchmark {config.benchmark!r} has no $close in the provider; set benchmark to an "
+            "instrument of the provider"
+        )
     close = close["$close"].droplevel("instrument")
     excess = {name: report["return"] - report["bench"] - report["cost"] for name, report in reports.items()}
     return regime_table(ics, excess, market_regimes(close, settings=settings)), settings.describe()
@@ -171,26 +179,28 @@ def baseline_sizes(config: StudyConfig) -> dict[str, pd.DataFrame]:
 
 def run_study(config: StudyConfig) -> StudyResult:
     """The whole study; see the module docstring. Writes the report under ``output_dir/report``."""
-    from kronos_quant.study.backtest import cost_line, topk_report, topk_summary
     from kronos_quant.research.suspensions import mask_suspended, removed_rows
+    from kronos_quant.research.ties import tie_summary
+    from kronos_quant.study.backtest import cost_line, topk_report, topk_summary
     from kronos_quant.study.factors import load_label, load_suspended
     from kronos_quant.study.report import write_study_report
-    from kronos_quant.research.ties import tie_summary
 
     started = time.perf_counter()
     init_qlib(config)
     check_span(config)
     signals, diagnostics, trained = build_signals(config)
     label = load_label(market=config.market, start=config.windows.test_start, end=config.windows.test_end)
-    suspended = load_suspended(market=config.market, start=config.windows.test_start, end=config.windows.test_end,
-                               label_days=2)  # t, t+1, t+2: the scored bar and the label's two closes
+    suspended = load_suspended(
+        market=config.market, start=config.windows.test_start, end=config.windows.test_end, label_days=2
+    )  # t, t+1, t+2: the scored bar and the label's two closes
     removed = removed_rows(signals, label, suspended)
     frame = compare.align_signals(signals, mask_suspended(label, suspended))
     names = list(signals)
     ics = compare.daily_ics(frame, names)
     summary = compare.summary_table(ics)
-    summary = summary.join(compare.long_short(frame, names, quantile=config.backtest.long_short_quantile,
-                                              seed=config.random_seed))
+    summary = summary.join(
+        compare.long_short(frame, names, quantile=config.backtest.long_short_quantile, seed=config.random_seed)
+    )
     summary = summary.join(compare.constant_days(frame, names))
     summary = summary.join(removed)
     incremental = incremental_rank = None
@@ -199,19 +209,30 @@ def run_study(config: StudyConfig) -> StudyResult:
         if controls:
             incremental = compare.incremental_ic(frame, KRONOS, controls)
             incremental_rank = compare.rank_incremental_ic(frame, KRONOS, controls)
-    reports = {name: topk_report(frame[name], settings=config.backtest, benchmark=config.benchmark,
-                                 seed=config.random_seed) for name in names}
+    reports = {
+        name: topk_report(frame[name], settings=config.backtest, benchmark=config.benchmark, seed=config.random_seed)
+        for name in names
+    }
     topk = {name: topk_summary(report, settings=config.backtest) for name, report in reports.items()}
     summary = summary.join(pd.DataFrame(topk).T)
-    summary = summary.join(pd.DataFrame({name: tie_summary(frame[name], topk=config.backtest.topk)
-                                         for name in names}).T)
+    summary = summary.join(
+        pd.DataFrame({name: tie_summary(frame[name], topk=config.backtest.topk) for name in names}).T
+    )
     by_year = compare.by_period(ics, freq="year")
     realised = load_realised(config, config.kronos.horizons) if KRONOS in names else {}
-    result = StudyResult(config=config, frame=frame, ics=ics, summary=summary, by_year=by_year,
-                         by_half=compare.by_period(ics, freq="half"),
-                         horizons=horizon_table(frame, diagnostics, config.kronos.horizons, realised),
-                         incremental=incremental, cost_line=cost_line(topk, config.backtest.cost_grid_bp),
-                         windows=trained, overlap_periods=pretraining_overlap(config, by_year.index))
+    result = StudyResult(
+        config=config,
+        frame=frame,
+        ics=ics,
+        summary=summary,
+        by_year=by_year,
+        by_half=compare.by_period(ics, freq="half"),
+        horizons=horizon_table(frame, diagnostics, config.kronos.horizons, realised),
+        incremental=incremental,
+        cost_line=cost_line(topk, config.backtest.cost_grid_bp),
+        windows=trained,
+        overlap_periods=pretraining_overlap(config, by_year.index),
+    )
     result.incremental_rank = incremental_rank
     result.regimes, result.regime_definitions = regime_statistics(config, ics, reports)
     result.model_sizes = baseline_sizes(config)

@@ -58,19 +58,35 @@ def kronos_task(config) -> dict:
     forecast = dict(kwargs.pop("forecast", None) or {})
     forecast["horizon"] = settings.forecast_horizon
     lookback = int(forecast.setdefault("lookback", settings.lookback))
-    kwargs.update(forecast=forecast, horizons=list(settings.horizons),
-                  predict_chunk_days=int(settings.predict_chunk_days),
-                  **({} if settings.max_train_windows is None else {"max_train_windows": int(settings.max_train_windows)}),
-                  output_dir=str(Path(config.output_dir) / "models" / "kronos" / "first"))
-    handler = {"class": "KronosHandler", "module_path": "kronos_quant.qlib_ext.handler",
-               "kwargs": {"instruments": config.market, "start_time": config.windows.history_start,
-                          "end_time": config.windows.test_start}}
-    return {"model": {"class": "KronosStudyModel", "module_path": "kronos_quant.study.kronos_model",
-                      "kwargs": kwargs},
-            "dataset": {"class": "KronosDataset", "module_path": "kronos_quant.qlib_ext.dataset",
-                        "kwargs": {"handler": handler, "segments": first_segments(config),
-                                   "lookback": max(lookback, int(settings.lookback)),
-                                   "horizon": settings.forecast_horizon}}}
+    kwargs.update(
+        forecast=forecast,
+        horizons=list(settings.horizons),
+        predict_chunk_days=int(settings.predict_chunk_days),
+        **({} if settings.max_train_windows is None else {"max_train_windows": int(settings.max_train_windows)}),
+        output_dir=str(Path(config.output_dir) / "models" / "kronos" / "first"),
+    )
+    handler = {
+        "class": "KronosHandler",
+        "module_path": "kronos_quant.qlib_ext.handler",
+        "kwargs": {
+            "instruments": config.market,
+            "start_time": config.windows.history_start,
+            "end_time": config.windows.test_start,
+        },
+    }
+    return {
+        "model": {"class": "KronosStudyModel", "module_path": "kronos_quant.study.kronos_model", "kwargs": kwargs},
+        "dataset": {
+            "class": "KronosDataset",
+            "module_path": "kronos_quant.qlib_ext.dataset",
+            "kwargs": {
+                "handler": handler,
+                "segments": first_segments(config),
+                "lookback": max(lookback, int(settings.lookback)),
+                "horizon": settings.forecast_horizon,
+            },
+        },
+    }
 
 
 def kronos_prepare_window(task: dict, *, window: str, previous_recorder, config) -> dict:
@@ -85,8 +101,7 @@ def kronos_prepare_window(task: dict, *, window: str, previous_recorder, config)
         from kronos_quant.safe_pickle import unpickler_allowing
 
         previous_model = previous_recorder.load_object("params.pkl", unpickler=unpickler_allowing(KronosModel))
-        kwargs.update(mode="finetune", tokenizer=previous_model.tokenizer_path,
-                      predictor=previous_model.predictor_path)
+        kwargs.update(mode="finetune", tokenizer=previous_model.tokenizer_path, predictor=previous_model.predictor_path)
         if settings.warm_train_config is not None:
             kwargs["train_config"] = copy.deepcopy(dict(settings.warm_train_config))
     return task

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from kronos_quant.data import qlib_bin
-from kronos_quant.data.synth import (BENCHMARK, SynthConfig, generate_market, reversal_signal,
-                                     write_synthetic_market)
+from kronos_quant.data.synth import BENCHMARK, SynthConfig, generate_market, reversal_signal, write_synthetic_market
 
 
 def _digest(provider) -> str:

@@ -6,8 +6,13 @@ import pandas as pd
 import pytest
 
 from kronos_quant.data import qlib_bin
-from kronos_quant.data.universe import (UniverseSettings, liquid_membership, membership_spans, rebalance_days,
-                                        span_membership)
+from kronos_quant.data.universe import (
+    UniverseSettings,
+    liquid_membership,
+    membership_spans,
+    rebalance_days,
+    span_membership,
+)
 
 SETTINGS = UniverseSettings(top_n=5, window=20, min_days=10, exclude="csi300")
 
@@ -45,7 +50,9 @@ def test_membership_at_t_ignores_data_after_t():
     r = rebalances[3]
     on_day = value.copy()
     on_day.loc[r] *= 1e6
-    pd.testing.assert_series_equal(liquid_membership(on_day, settings=SETTINGS, excluded=excluded).loc[r], members.loc[r])
+    pd.testing.assert_series_equal(
+        liquid_membership(on_day, settings=SETTINGS, excluded=excluded).loc[r], members.loc[r]
+    )
     outsider = members.loc[r][~members.loc[r] & ~excluded.loc[r, members.columns]].index[0]
     before = value.copy()
     before.loc[before.index < r, outsider] *= 1e6
@@ -58,7 +65,7 @@ def test_membership_rules():
     members = liquid_membership(value, settings=SETTINGS, excluded=excluded)
     first = rebalance_days(value.index)
     assert not members.loc[: first[1] - pd.Timedelta(days=1)].any().any()  # the first window is not full yet
-    later = members.loc[first[1]:]
+    later = members.loc[first[1] :]
     assert (later.sum(axis=1) <= 5).all() and (later.loc[first[1:]].sum(axis=1) == 5).all()
     assert not (later & excluded.loc[later.index]).any().any()  # never a CSI300 member on the same day
     assert "SH000905" not in members.columns
@@ -77,8 +84,28 @@ def test_universe_cli_on_the_tiny_market(tiny_market, tmp_path):
     from kronos_quant.cli import main
 
     out = tmp_path / "overlay"
-    assert main(["data", "universe", str(tiny_market), "--name", "liquid5", "--out", str(out), "--top", "5",
-                 "--window", "20", "--min-days", "10", "--start", "2021-01-04"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "universe",
+                str(tiny_market),
+                "--name",
+                "liquid5",
+                "--out",
+                str(out),
+                "--top",
+                "5",
+                "--window",
+                "20",
+                "--min-days",
+                "10",
+                "--start",
+                "2021-01-04",
+            ]
+        )
+        == 0
+    )
     spans = qlib_bin.read_instruments(out, "liquid5")
     csi300 = qlib_bin.read_instruments(out, "csi300")  # copied beside it
     calendar = qlib_bin.read_calendar(out)  # linked

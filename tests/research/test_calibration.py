@@ -6,10 +6,22 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from kronos_quant.research.calibration import (brier, calibration_summary, coverage_normal, coverage_samples,
-                                               crps_normal, crps_samples, fit_spread_scale, fit_temperature,
-                                               gaussian_summary, pit_normal, pit_samples, pit_uniformity,
-                                               reliability, scale_spread)
+from kronos_quant.research.calibration import (
+    brier,
+    calibration_summary,
+    coverage_normal,
+    coverage_samples,
+    crps_normal,
+    crps_samples,
+    fit_spread_scale,
+    fit_temperature,
+    gaussian_summary,
+    pit_normal,
+    pit_samples,
+    pit_uniformity,
+    reliability,
+    scale_spread,
+)
 
 N, P = 1500, 100
 

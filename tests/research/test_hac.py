@@ -18,7 +18,9 @@ def _ar1(n: int, phi: float, seed: int) -> np.ndarray:
 
 def test_matches_statsmodels_ols_hac_on_ar1():
     values = _ar1(400, 0.6, 0)
-    direct = sm.OLS(values, np.ones((values.size, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": 7, "use_correction": True})
+    direct = sm.OLS(values, np.ones((values.size, 1))).fit(
+        cov_type="HAC", cov_kwds={"maxlags": 7, "use_correction": True}
+    )
     result = hac_mean(values, lags=7)
     assert result.mean == pytest.approx(direct.params[0], rel=1e-12)
     assert result.se == pytest.approx(direct.bse[0], rel=1e-12)

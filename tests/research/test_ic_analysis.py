@@ -57,8 +57,8 @@ def skewed():
     index = pd.MultiIndex.from_product([dates, list("ABCDEF")], names=["datetime", "instrument"])
     signal = pd.Series(np.ravel(SKEWED_SIGNAL).astype(float), index=index)
     label = pd.Series(np.ravel(SKEWED_LABEL), index=index)
-    pearson = [stats.pearsonr(s, l)[0] for s, l in zip(SKEWED_SIGNAL, SKEWED_LABEL)]
-    spearman = [stats.spearmanr(s, l)[0] for s, l in zip(SKEWED_SIGNAL, SKEWED_LABEL)]
+    pearson = [stats.pearsonr(s, y)[0] for s, y in zip(SKEWED_SIGNAL, SKEWED_LABEL)]
+    spearman = [stats.spearmanr(s, y)[0] for s, y in zip(SKEWED_SIGNAL, SKEWED_LABEL)]
     assert min(abs(np.subtract(pearson, spearman))) > 0.2  # the data can tell the two apart
     return signal, label, np.array(pearson), np.array(spearman)
 

@@ -56,19 +56,25 @@ def test_wls_matches_closed_form():
         zscore_after=False, winsorize_method=None,
     )
     date = residual.index.get_level_values("datetime")[0]
-    x = np.column_stack([np.ones(N_INST), exposures.loc[date, ["beta", "size"]], _design(exposures).loc[date].iloc[:, 3:]])
+    x = np.column_stack(
+        [np.ones(N_INST), exposures.loc[date, ["beta", "size"]], _design(exposures).loc[date].iloc[:, 3:]]
+    )
     w = np.sqrt(exposures.loc[date, "mktcap"].to_numpy())
     y = signal.loc[date].to_numpy()
     beta = np.linalg.solve(x.T @ (w[:, None] * x), x.T @ (w * y))  # (X'WX)^-1 X'Wy
     np.testing.assert_allclose(residual.loc[date].to_numpy(), y - x @ beta, atol=1e-10)
-    ols = nz.neutralize(signal, exposures, industry_col="industry", zscore_before=False, zscore_after=False, winsorize_method=None)
+    ols = nz.neutralize(
+        signal, exposures, industry_col="industry", zscore_before=False, zscore_after=False, winsorize_method=None
+    )
     assert not np.allclose(ols.loc[date], residual.loc[date])  # weights actually change the fit
 
 
 @pytest.mark.parametrize("zscore_after", [False, True])
 def test_signal_equal_to_exposure_neutralizes_to_zero(zscore_after):
     _, exposures = _panel()
-    residual = nz.neutralize(exposures["beta"], exposures, industry_col="industry", zscore_after=zscore_after, winsorize_method=None)
+    residual = nz.neutralize(
+        exposures["beta"], exposures, industry_col="industry", zscore_after=zscore_after, winsorize_method=None
+    )
     assert residual.abs().max() < 1e-10
 
 
@@ -129,15 +135,17 @@ def test_boundary_errors():
 
 def test_mad_winsorize_keeps_dates_whose_values_mostly_tie():
     """A prob_up score from 4 paths takes 5 values; a date with most values at the median has MAD 0."""
-    index = pd.MultiIndex.from_product([pd.date_range("2021-01-04", periods=2), [f"S{i}" for i in range(10)]],
-                                       names=["datetime", "instrument"])
+    index = pd.MultiIndex.from_product(
+        [pd.date_range("2021-01-04", periods=2), [f"S{i}" for i in range(10)]], names=["datetime", "instrument"]
+    )
     tied = [0.5] * 6 + [0.0, 0.25, 0.75, 1.0]  # MAD 0 -> left as is
     spread = [0.0, 0.25, 0.5, 0.75, 1.0, 0.0, 0.25, 0.5, 0.75, 40.0]  # MAD > 0 -> the outlier is clipped
     clipped = nz.winsorize(pd.Series(tied + spread, index=index), "mad", 3.0)
     np.testing.assert_array_equal(clipped.iloc[:10], tied)
     assert clipped.iloc[-1] == pytest.approx(0.5 + 3 * 1.4826 * 0.25)
-    scores = nz.neutralize(pd.Series(tied + spread, index=index),
-                           pd.DataFrame({"beta": np.linspace(0.5, 1.5, 20)}, index=index))
+    scores = nz.neutralize(
+        pd.Series(tied + spread, index=index), pd.DataFrame({"beta": np.linspace(0.5, 1.5, 20)}, index=index)
+    )
     assert scores.groupby(level="datetime").std().gt(0.5).all()  # neither date collapsed to zeros
 
 
@@ -155,7 +163,7 @@ def test_weighted_zscore_uses_the_regression_weights():
     signal, exposures = _panel(3)
     out = nz.neutralize(signal, exposures, industry_col="industry", weight_col="mktcap")
     weights = np.sqrt(exposures["mktcap"])
-    for date, chunk in out.groupby(level="datetime"):
+    for _date, chunk in out.groupby(level="datetime"):
         w = weights.loc[chunk.index].to_numpy()
         mean = np.sum(w * chunk.to_numpy()) / w.sum()
         assert mean == pytest.approx(0.0, abs=1e-12)

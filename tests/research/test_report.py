@@ -78,10 +78,14 @@ def test_html_numbers_equal_computed(rendered, signal):
     result = next(r for r in results if r.name == signal)
     ic = ica.ic_series(result.pred, result.label)
     assert _html_number(text, signal, "IC_mean") == pytest.approx(ic["IC"].mean(), rel=1e-5)
-    assert _html_number(text, signal, "RankIC_icir") == pytest.approx(ic["RankIC"].mean() / ic["RankIC"].std(), rel=1e-5)
+    assert _html_number(text, signal, "RankIC_icir") == pytest.approx(
+        ic["RankIC"].mean() / ic["RankIC"].std(), rel=1e-5
+    )
     excess = result.portfolio_report["return"] - result.portfolio_report["bench"] - result.portfolio_report["cost"]
     expected_ir = risk_analysis(excess, freq="day").loc["information_ratio", "risk"]
-    assert _html_number(text, signal, "excess_return_with_cost.information_ratio") == pytest.approx(expected_ir, rel=1e-5)
+    assert _html_number(text, signal, "excess_return_with_cost.information_ratio") == pytest.approx(
+        expected_ir, rel=1e-5
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics[signal]["IC_mean"] == pytest.approx(ic["IC"].mean(), rel=1e-12)
 
@@ -119,7 +123,9 @@ def test_headline_leads_with_formatted_numbers_and_the_label(tmp_path):
 
     from kronos_quant.research.report_data import label_horizon_of
 
-    run = replace(_fake_run("kronos", 3, 1.0), label_expression="Ref($close, -6) / Ref($close, -1) - 1", label_horizon=None)
+    run = replace(
+        _fake_run("kronos", 3, 1.0), label_expression="Ref($close, -6) / Ref($close, -1) - 1", label_horizon=None
+    )
     assert run.label_horizon == 5 == label_horizon_of(run.label_expression)
     text = write_report([run], tmp_path, rolling_window=5).read_text()
     assert text.index("<h2>Headline</h2>") < text.index("<h2>All metrics</h2>") < text.index("<h2>Figures</h2>")

@@ -5,8 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kronos_quant.research.vol_baselines import (BaselineConfig, baseline_forecasts, flat_forecasts,
-                                                 instrument_baselines, schedule_blocks)
+from kronos_quant.research.vol_baselines import (
+    BaselineConfig,
+    baseline_forecasts,
+    flat_forecasts,
+    instrument_baselines,
+    schedule_blocks,
+)
 from kronos_quant.research.volatility import traded_series
 
 

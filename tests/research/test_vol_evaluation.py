@@ -6,8 +6,14 @@ import pandas as pd
 import pytest
 
 from kronos_quant.research.vol_baselines import BaselineConfig
-from kronos_quant.research.vol_evaluation import (VolEvalConfig, evaluate, fit_spread_scales, headline_metrics,
-                                                  kronos_forecasts, outcomes)
+from kronos_quant.research.vol_evaluation import (
+    VolEvalConfig,
+    evaluate,
+    fit_spread_scales,
+    headline_metrics,
+    kronos_forecasts,
+    outcomes,
+)
 
 N_INST, N_DAYS, P, H = 5, 420, 30, 5
 

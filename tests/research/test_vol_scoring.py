@@ -6,8 +6,14 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from kronos_quant.research.forecast_scoring import (diebold_mariano, dm_table, loss_table, mincer_zarnowitz,
-                                                    mse_log_vol, qlike)
+from kronos_quant.research.forecast_scoring import (
+    diebold_mariano,
+    dm_table,
+    loss_table,
+    mincer_zarnowitz,
+    mse_log_vol,
+    qlike,
+)
 
 
 def _panel(n_dates: int, n_inst: int) -> pd.MultiIndex:

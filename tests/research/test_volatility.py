@@ -6,9 +6,16 @@ import pandas as pd
 import pytest
 
 from kronos_quant.research import signals
-from kronos_quant.research.volatility import (garman_klass_variance, horizon_returns, horizon_volatility,
-                                              parkinson_variance, realised_volatility, spread_volatility,
-                                              traded_series, volatility_exposure)
+from kronos_quant.research.volatility import (
+    garman_klass_variance,
+    horizon_returns,
+    horizon_volatility,
+    parkinson_variance,
+    realised_volatility,
+    spread_volatility,
+    traded_series,
+    volatility_exposure,
+)
 
 
 def _paths_from_returns(returns: np.ndarray, last_close: np.ndarray) -> np.ndarray:

@@ -23,11 +23,33 @@ TINY_KRONOS = {
 
 def study_dict(provider, output_dir, signals=("kronos", "reversal_5d", "random"), **windows) -> dict:
     """A study mapping on the tiny market (2020-01-02 .. 2022-06-30): two quarterly windows in 2022H1."""
-    window = {"history_start": "2020-01-02", "train": ["2020-03-02", "2021-03-31"], "valid": ["2021-04-01", "2021-12-24"],
-              "test_start": "2022-01-04", "test_end": "2022-06-24", "roll_step": "quarterly", "rolling": "sliding"}
+    window = {
+        "history_start": "2020-01-02",
+        "train": ["2020-03-02", "2021-03-31"],
+        "valid": ["2021-04-01", "2021-12-24"],
+        "test_start": "2022-01-04",
+        "test_end": "2022-06-24",
+        "roll_step": "quarterly",
+        "rolling": "sliding",
+    }
     window.update(windows)
-    return {"name": "tiny_study", "provider_uri": str(provider), "output_dir": str(output_dir), "market": "csi300",
-            "benchmark": "SH000300", "signals": list(signals), "windows": window, "kronos": TINY_KRONOS,
-            "lightgbm": {"num_threads": 1, "num_boost_round": 20, "early_stopping_rounds": 5, "lambda_l1": 0.0,
-                         "lambda_l2": 1.0, "num_leaves": 8, "max_depth": 3},
-            "backtest": {"topk": 5, "n_drop": 1, "cost_bp": 20, "cost_grid_bp": [0, 10, 20, 40]}}
+    return {
+        "name": "tiny_study",
+        "provider_uri": str(provider),
+        "output_dir": str(output_dir),
+        "market": "csi300",
+        "benchmark": "SH000300",
+        "signals": list(signals),
+        "windows": window,
+        "kronos": TINY_KRONOS,
+        "lightgbm": {
+            "num_threads": 1,
+            "num_boost_round": 20,
+            "early_stopping_rounds": 5,
+            "lambda_l1": 0.0,
+            "lambda_l2": 1.0,
+            "num_leaves": 8,
+            "max_depth": 3,
+        },
+        "backtest": {"topk": 5, "n_drop": 1, "cost_bp": 20, "cost_grid_bp": [0, 10, 20, 40]},
+    }

@@ -6,10 +6,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from study_test_helpers import study_dict
 
 from kronos_quant.study.config import study_config_from_dict
-
-from study_test_helpers import study_dict
 
 BASELINES = ("lightgbm_alpha158", "lightgbm_rankic_alpha158", "linear_alpha158", "doubleensemble_alpha158")
 

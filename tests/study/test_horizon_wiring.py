@@ -26,12 +26,12 @@ def test_horizon_table_rows_and_labels():
 
 
 def test_report_shows_each_horizon_row_with_its_label(tmp_path):
+    from study_test_helpers import study_dict
+
     from kronos_quant.study import compare
     from kronos_quant.study.config import study_config_from_dict
     from kronos_quant.study.report import write_study_report
     from kronos_quant.study.run import StudyResult
-
-    from study_test_helpers import study_dict
 
     rng = np.random.default_rng(1)
     index = pd.MultiIndex.from_product([pd.bdate_range("2022-01-03", periods=30), [f"S{i}" for i in range(20)]],
@@ -46,4 +46,6 @@ def test_report_shows_each_horizon_row_with_its_label(tmp_path):
                          incremental=None, cost_line=None)
     page = write_study_report(result, tmp_path / "report").read_text()
     assert "t-&gt;t+5 vs own span" in page and "close[t+5]/close[t]-1 (own span)" in page
-    assert pd.read_csv(tmp_path / "report" / "horizons.csv", index_col=0).loc["t->t+5 vs own span", "RankIC"] == pytest.approx(1.0)
+    assert pd.read_csv(tmp_path / "report" / "horizons.csv", index_col=0).loc[
+        "t->t+5 vs own span", "RankIC"
+    ] == pytest.approx(1.0)

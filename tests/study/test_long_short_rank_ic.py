@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from test_compare import panel
 
 from kronos_quant.study import compare
-
-from test_compare import panel
 
 
 def test_long_short_is_top_minus_bottom_quantile():

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from study_test_helpers import study_dict
 
 from kronos_quant.study.config import expand_placeholders, load_study_config, study_config_from_dict
 from kronos_quant.study.registry import SignalSpec, get_signal, register_signal, registered_signals
-
-from study_test_helpers import study_dict
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,10 +6,9 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from study_test_helpers import study_dict
 
 from kronos_quant.study.config import study_config_from_dict
-
-from study_test_helpers import study_dict
 
 pytestmark = pytest.mark.slow
 
@@ -115,9 +114,9 @@ def _perturb_after(provider, cutoff: pd.Timestamp, factor: float = 1.3) -> None:
 
 def test_earlier_predictions_ignore_later_data(tiny_market, tmp_path):
     """Perturb every bar after the first window's test period: its merged predictions stay bit-identical."""
-    from kronos_quant.study.run import init_qlib
     from kronos_quant.study.registry import get_signal
     from kronos_quant.study.rolling import run_rolled_signal
+    from kronos_quant.study.run import init_qlib
 
     perturbed = tmp_path / "perturbed"
     shutil.copytree(tiny_market, perturbed)

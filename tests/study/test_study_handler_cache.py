@@ -5,10 +5,9 @@ import pickle
 
 import pandas as pd
 import pytest
+from study_test_helpers import study_dict
 
 from kronos_quant.study.config import study_config_from_dict
-
-from study_test_helpers import study_dict
 
 pytestmark = pytest.mark.slow  # Alpha158 on the tiny market, a few times (~30 s on 2 shared cores)
 

@@ -8,11 +8,10 @@ import shutil
 import numpy as np
 import pytest
 import yaml
+from study_test_helpers import study_dict
 
 from kronos_quant.study.config import load_study_config, study_config_from_dict
 from kronos_quant.study.preflight import MANIFEST_NAME, check_provider, claim_output_dir
-
-from study_test_helpers import study_dict
 
 
 def _write(tmp_path, raw, name="study.yaml"):
@@ -248,7 +247,6 @@ def test_the_cli_prints_one_line_naming_the_config(tmp_path, capsys):
 def test_the_cli_refuses_a_changed_config_into_a_used_output_dir_before_training(market, tmp_path, capsys,
                                                                                   monkeypatch):
     import kronos_quant.study.run as run
-
     from kronos_quant.cli import main
 
     monkeypatch.setattr(run, "build_signals", lambda config: pytest.fail("trained despite the changed settings"))

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from study_test_helpers import study_dict
 
 from kronos_quant.study.config import study_config_from_dict
-
-from study_test_helpers import study_dict
 
 pytestmark = pytest.mark.slow  # three tiny Kronos windows and four Qlib backtests (~1-2 min on 2 shared cores)
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from study_test_helpers import study_dict
 
 from kronos_quant.study.config import study_config_from_dict
-
-from study_test_helpers import study_dict
 
 pytestmark = pytest.mark.slow
 

@@ -94,11 +94,11 @@ def test_zero_volume_day_is_never_bought_or_sold(tiny_market, tmp_path, init_qli
 
 
 def test_zero_volume_day_is_not_a_scored_row(tiny_market, tmp_path):
+    from study_test_helpers import study_dict
+
     from kronos_quant.data.checks import check_provider
     from kronos_quant.study.config import study_config_from_dict
     from kronos_quant.study.run import run_study
-
-    from study_test_helpers import study_dict
 
     provider, stock, days = carried_forward_market(tiny_market, tmp_path)
     assert "zero_volume_bars" in check_provider(provider).codes("info")  # data check reports the flat bars
