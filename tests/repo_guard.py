@@ -1,7 +1,8 @@
 """pytest plugin: the suite writes only to temporary folders, never into the repository.
 
 - At session start, Qlib's default MLflow store (``file:<cwd at import>/mlruns``, what any ``qlib.init``
-  without an ``exp_manager`` uses) is pointed at the session's temporary folder.
+  without an ``exp_manager`` uses) is pointed at the session's temporary folder, through the package's
+  ``KronosExpManager``.
 - At session end, the run-output folders of the repository (``mlruns``, ``mlflow.db``, ``tmp``,
   ``outputs``, ``reports``, ``checkpoints``) and its top level are compared with their state at session
   start; anything new fails the session and is listed, so ``git status`` (ignored files included)
@@ -43,11 +44,17 @@ def qlib_default_store_in_tmp(tmp_path_factory):
     except ImportError:  # the core layers are tested without qlib too
         yield
         return
-    kwargs = qlib.config._default_config["exp_manager"]["kwargs"]
-    saved = kwargs["uri"]
-    kwargs["uri"] = f"file:{tmp_path_factory.mktemp('qlib_default_store') / 'mlruns'}"
+    # qlib.init resets C from C's own deep copy of the module-level defaults, so that copy is the one to patch
+    manager = qlib.config.C.__dict__["_default_config"]["exp_manager"]
+    saved = dict(manager), dict(manager["kwargs"])
+    manager["kwargs"]["uri"] = f"file:{tmp_path_factory.mktemp('qlib_default_store') / 'mlruns'}"
+    # tests that call qlib.init directly get the package's manager, which locks inside its store (Qlib's
+    # own locks a path relative to the working directory, i.e. inside the repository)
+    manager.update({"class": "KronosExpManager", "module_path": "kronos_quant.qlib_ext.exp_manager"})
     yield
-    kwargs["uri"] = saved
+    manager.clear()
+    manager.update(saved[0])
+    manager["kwargs"] = saved[1]
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -33,6 +33,18 @@ def mlflow_exp_manager(uri: str, default_experiment: str = "Experiment", artifac
     return {"class": "KronosExpManager", "module_path": "kronos_quant.qlib_ext.exp_manager", "kwargs": kwargs}
 
 
+def sqlite_artifact_root(uri: str) -> Path | None:
+    """``<folder of the database>/mlruns`` for a ``sqlite:///`` store, None for other stores.
+
+    MLflow gives a database store's new experiments ``./mlruns`` of the *working directory*; this keeps
+    them beside the database instead (the same folder for the demo's ``sqlite:///mlflow.db``).
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or uri[len(prefix):] in ("", ":memory:"):
+        return None
+    return Path(uri[len(prefix):]).expanduser().parent / "mlruns"
+
+
 def default_tracking_uri() -> str:
     """Qlib's default store (``file:<working directory when qlib was imported>/mlruns``)."""
     from qlib.config import _default_config  # qlib exposes its defaults only under this name
@@ -84,6 +96,8 @@ def init_qlib(config: Mapping | None = None, *, provider_uri: str | os.PathLike 
     if tracking_uri is None and "exp_manager" not in kwargs:
         tracking_uri = default_tracking_uri()  # Qlib's own default store, through the fixed manager
     if tracking_uri is not None:
+        if artifact_root is None:
+            artifact_root = sqlite_artifact_root(tracking_uri)
         kwargs["exp_manager"] = mlflow_exp_manager(tracking_uri, default_experiment, artifact_root)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     store = (kwargs.get("exp_manager") or {}).get("kwargs", {}).get("uri", "")

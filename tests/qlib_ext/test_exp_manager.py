@@ -41,3 +41,22 @@ def test_sqlite_store_keeps_artifacts_under_artifact_root(tiny_market, tmp_path,
     saved = out / "mlruns" / "walk_forward_1" / run_id / "artifacts" / "pred.pkl"
     assert saved.is_file()
     assert R.get_exp(experiment_name="walk forward/1").list_recorders()[run_id].load_object("pred.pkl") == [1.0, 2.0]
+
+
+def test_sqlite_store_without_artifact_root_keeps_artifacts_beside_the_database(tiny_market, tmp_path, monkeypatch):
+    """No artifact_root given (a notebook's or a user's own sqlite store): <db folder>/mlruns, never ./mlruns."""
+    from qlib.workflow import R
+
+    from kronos_quant.qlib_ext.qlib_setup import init_qlib, sqlite_artifact_root
+
+    cwd, out = tmp_path / "cwd", tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    init_qlib(provider_uri=tiny_market, tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    with R.start(experiment_name="notebook"):
+        R.save_objects(**{"pred.pkl": [3.0]})
+        run_id = R.get_recorder().id
+    assert _files(cwd) == []
+    assert (out / "mlruns" / "notebook" / run_id / "artifacts" / "pred.pkl").is_file()
+    assert sqlite_artifact_root("sqlite:///mlflow.db").as_posix() == "mlruns"  # the demo's store: unchanged
+    assert sqlite_artifact_root("file:/x/mlruns") is None
