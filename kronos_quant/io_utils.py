@@ -35,6 +35,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     return path
 
 
+def check_writable_dir(folder: str | os.PathLike, *, setting: str, fix: str) -> Path:
+    """Create ``folder`` and prove it writable with a probe file; its resolved path.
+
+    Raises a ValueError ``"<setting> <folder> is not a writable folder (<reason>); <fix>"`` otherwise, so a
+    run fails before it trains rather than when it first saves.
+    """
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".write_probe.")
+        os.close(handle)
+        os.remove(probe)
+    except OSError as err:
+        raise ValueError(f"{setting} {folder} is not a writable folder ({err.strerror or err}); {fix}") from None
+    return folder.resolve()
+
+
 def make_staging_dir(parent: Path, prefix: str) -> Path:
     """A new temporary folder in ``parent`` with the mode ``mkdir`` would give (mkdtemp makes 0700)."""
     staging = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))

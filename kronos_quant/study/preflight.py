@@ -19,15 +19,13 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from kronos_quant.factors.cache import KRONOS_FIELDS, provider_digest
-from kronos_quant.io_utils import atomic_write
+from kronos_quant.io_utils import atomic_write, check_writable_dir
 
 logger = logging.getLogger(__name__)
 
@@ -75,16 +73,8 @@ def check_provider(config) -> None:
 
 def check_output_dir(config) -> Path:
     """Create ``output_dir`` and prove it writable (a probe file); a ValueError naming it otherwise."""
-    out = Path(config.output_dir).expanduser()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=out, prefix=".write_probe.")
-        os.close(handle)
-        os.remove(probe)
-    except OSError as err:
-        raise ValueError(f"output_dir {out} is not a writable folder ({err.strerror or err}); set output_dir (or "
-                         "--output-dir) to a folder you can write") from None
-    return out.resolve()
+    return check_writable_dir(config.output_dir, setting="output_dir",
+                              fix="set output_dir (or --output-dir) to a folder you can write")
 
 
 def training_settings(config) -> dict:

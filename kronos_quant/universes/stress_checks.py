@@ -9,13 +9,12 @@ seconds, not after the first two t0s have generated their universes. No qlib her
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from kronos_quant.io_utils import check_writable_dir
 from kronos_quant.universes.market import check_signal
 from kronos_quant.universes.qlib_signals import expression_of, is_expression
 
@@ -130,15 +129,4 @@ def check_stress_inputs(config) -> None:
             if spec.topk >= len(members):
                 raise ValueError(f"strategy {spec.name!r}: topk {spec.topk} >= the {len(members)} members on "
                                  f"{day:%Y-%m-%d}, so it would hold the whole universe; lower topk")
-    _check_writable(Path(config.out_dir).expanduser())
-
-
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=".write_probe.")
-        os.close(handle)
-        os.remove(probe)
-    except OSError as err:
-        raise ValueError(f"out_dir {folder} is not a writable folder ({err.strerror or err}); set out_dir "
-                         "(or --out-dir)") from None
+    check_writable_dir(config.out_dir, setting="out_dir", fix="set out_dir (or --out-dir)")
