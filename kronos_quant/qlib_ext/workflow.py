@@ -112,21 +112,27 @@ def run_workflow(path: str | Path, *, experiment_name: str | None = None, provid
     return recorder
 
 
-def end_interrupted_run(err: BaseException) -> None:
-    """End the run ``task_train`` left active: KILLED for Ctrl-C/SystemExit, FAILED otherwise."""
+def end_interrupted_run(err: BaseException) -> tuple[str, str] | None:
+    """End the run an interruption left active: KILLED for Ctrl-C/SystemExit, FAILED otherwise.
+
+    Qlib's ``R.start`` ends a run (FAILED) only for an ``Exception``, so a KeyboardInterrupt leaves it
+    active, and MLflow would later close it as FINISHED. Returns ``(run id, status)``, or None when no run
+    was active (Qlib had already ended it FAILED).
+    """
     from qlib.workflow import R
     from qlib.workflow.recorder import Recorder
 
     experiment = R.exp_manager.active_experiment
     recorder = None if experiment is None else experiment.active_recorder
-    if recorder is None:  # task_train already ended it (FAILED)
-        return
+    if recorder is None:
+        return None
     R.end_exp(Recorder.STATUS_FA)
-    if isinstance(err, (KeyboardInterrupt, SystemExit)):
+    status = "KILLED" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "FAILED"
+    if status == "KILLED":
         recorder.client.set_terminated(recorder.id, status="KILLED")
     logger.warning("run %s of experiment %s ended %s (%s); it has no complete results", recorder.id,
-                   recorder.experiment_id, "KILLED" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "FAILED",
-                   type(err).__name__)
+                   recorder.experiment_id, status, type(err).__name__)
+    return recorder.id, status
 
 
 def check_workflow(config: dict, path: str | Path = "workflow") -> None:

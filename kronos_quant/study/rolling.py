@@ -179,21 +179,14 @@ def finished_windows(experiment: str) -> dict[str, tuple[object, str]]:
 
 
 def end_interrupted_window(err: BaseException, window: str) -> None:
-    """End the recorder an interrupted window left active (Qlib's ``R.start`` ends it only for an Exception):
-    FAILED, or KILLED for Ctrl-C/SystemExit. It never gets the trainer's end tag, so a rerun retrains it."""
-    from qlib.workflow.recorder import Recorder
+    """End the recorder an interrupted window left active (FAILED, or KILLED for Ctrl-C/SystemExit).
 
-    experiment = R.exp_manager.active_experiment
-    recorder = None if experiment is None else experiment.active_recorder
-    if recorder is None:  # R.start already ended it FAILED
-        logger.warning("window %s failed (%s); a rerun trains it again", window, type(err).__name__)
-        return
-    R.end_exp(Recorder.STATUS_FA)
-    killed = isinstance(err, (KeyboardInterrupt, SystemExit))
-    if killed:
-        recorder.client.set_terminated(recorder.id, status="KILLED")
-    logger.warning("window %s interrupted (%s): recorder %s ended %s; a rerun trains it again", window,
-                   type(err).__name__, recorder.id, "KILLED" if killed else "FAILED")
+    It never gets the trainer's end tag, so a rerun retrains it.
+    """
+    from kronos_quant.qlib_ext.workflow import end_interrupted_run
+
+    end_interrupted_run(err)
+    logger.warning("window %s stopped (%s); a rerun trains it again", window, type(err).__name__)
 
 
 def run_rolled_signal(config: StudyConfig, spec: SignalSpec) -> tuple[pd.DataFrame, list[str]]:
