@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kronos_quant.training.ddp import init_distributed, shutdown_distributed
+    from kronos_quant.training.ddp import distributed_session
     from kronos_quant.training.loop import NonFiniteLossError
     from kronos_quant.training.pretrain import run_pretraining
     from kronos_quant.training.pretrain_config import load_pretrain_config
@@ -30,16 +30,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.device is not None:
         config = config.replace(tokenizer=config.tokenizer.replace(device=args.device),
                                 predictor=config.predictor.replace(device=args.device))
-    ctx = init_distributed(config.predictor.device)
-    if not ctx.is_master:
-        logging.getLogger().setLevel(logging.WARNING)  # rank 0 alone logs
     try:
-        result = run_pretraining(config, ctx=ctx)
+        with distributed_session(config.predictor.device) as ctx:
+            result = run_pretraining(config, ctx=ctx)
     except NonFiniteLossError as err:
         logger.error("%s", err)
         return 3
-    finally:
-        shutdown_distributed()
     if ctx.is_master:
         card = result.card
         logger.info("pretraining %s%s: tokenizer %d steps, predictor %d steps, %.0f s wall", card["key"],

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def _run(args: argparse.Namespace) -> int:
     from kronos_quant.training.config import load_train_config
-    from kronos_quant.training.ddp import init_distributed, shutdown_distributed
+    from kronos_quant.training.ddp import distributed_session
     from kronos_quant.training.fit import fit_task
     from kronos_quant.training.loop import NonFiniteLossError
 
@@ -36,17 +36,13 @@ def _run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, max_steps=None)
     if config.data is None:
         raise ValueError(f"{args.config} has no data section; add data.provider_uri (+ segments) or data.arrays_file")
-    ctx = init_distributed(config.device)
-    if not ctx.is_master:
-        logging.getLogger().setLevel(logging.WARNING)  # rank 0 alone logs
     try:
-        train, valid = _load_data(config.data)
-        result = fit_task(args.task, config, train, valid, ctx=ctx)
+        with distributed_session(config.device) as ctx:
+            train, valid = _load_data(config.data)
+            result = fit_task(args.task, config, train, valid, ctx=ctx)
     except NonFiniteLossError as err:
         logger.error("%s", err)
         return 3
-    finally:
-        shutdown_distributed()
     if ctx.is_master:
         logger.info("%s: %d steps, best val loss %.5f%s", args.task, result.steps, result.best_val_loss,
                     " (stopped early)" if result.stopped_early else "")

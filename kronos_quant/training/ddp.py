@@ -5,6 +5,7 @@ process is a world of one and no process group is created. gloo serves CPU, nccl
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -73,6 +74,21 @@ def check_local_rank(local_rank: int, device_count: int) -> None:
 def shutdown_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def distributed_session(device: str = "auto"):
+    """``with distributed_session(device) as ctx:`` the process group of a ``torchrun`` entry point.
+
+    Initialises it (a single process without torchrun), leaves logging to rank 0 and always shuts it down.
+    """
+    ctx = init_distributed(device)
+    if not ctx.is_master:
+        logging.getLogger().setLevel(logging.WARNING)  # rank 0 alone logs
+    try:
+        yield ctx
+    finally:
+        shutdown_distributed()
 
 
 def wrap_model(model: nn.Module, ctx: DistContext) -> nn.Module:
