@@ -37,7 +37,7 @@ NOT_DIGESTED = (*REPORT_ONLY, "output_dir", "provider_uri")
 DIGEST_FIELDS = (*KRONOS_FIELDS, "vwap", "factor", "change")  # what Kronos, Alpha158 and the backtest read
 
 
-def check_provider(config) -> None:
+def check_study_provider(config) -> None:
     """A ValueError naming the missing file when the provider lacks the calendar, universe or benchmark,
     or when the universe is too small for the Top-K backtest, or the windows lie outside the calendar."""
     from kronos_quant.data.qlib_bin import read_instruments

@@ -49,10 +49,10 @@ def init_qlib(config: StudyConfig) -> None:
     """qlib.init on the provider with a sqlite MLflow store under ``output_dir``, after the preflight checks
     (:mod:`kronos_quant.study.preflight`: provider files, a writable folder, the same settings as its earlier runs)."""
     from kronos_quant.qlib_ext.qlib_setup import init_qlib as init_qlib_session
-    from kronos_quant.study.preflight import check_provider, claim_output_dir
+    from kronos_quant.study.preflight import check_study_provider, claim_output_dir
 
     provider = Path(config.provider_uri).expanduser().resolve()
-    check_provider(config)
+    check_study_provider(config)
     out = claim_output_dir(config)
     init_qlib_session(provider_uri=provider, tracking_uri=f"sqlite:///{out / 'mlflow.db'}",
                       default_experiment=config.name, artifact_root=out / "mlruns")  # not ./mlruns of the cwd

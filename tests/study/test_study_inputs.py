@@ -11,7 +11,7 @@ import yaml
 from study_test_helpers import study_dict
 
 from kronos_quant.study.config import load_study_config, study_config_from_dict
-from kronos_quant.study.preflight import MANIFEST_NAME, check_provider, claim_output_dir
+from kronos_quant.study.preflight import MANIFEST_NAME, check_study_provider, claim_output_dir
 
 
 def _write(tmp_path, raw, name="study.yaml"):
@@ -131,26 +131,26 @@ def _config(provider, out, **changes):
 def test_a_missing_universe_file_is_named_with_the_choices(market, tmp_path):
     with pytest.raises(ValueError, match=rf"market 'csi500': {market}/instruments/csi500.txt does not exist; "
                                          r"set market to one of \['all', 'csi300'"):
-        check_provider(_config(market, tmp_path / "out", market="csi500"))
+        check_study_provider(_config(market, tmp_path / "out", market="csi500"))
 
 
 def test_a_missing_benchmark_is_named(market, tmp_path):
     with pytest.raises(ValueError, match=rf"benchmark 'SH000905': {market}/features/sh000905/close.day.bin"):
-        check_provider(_config(market, tmp_path / "out", benchmark="SH000905"))
+        check_study_provider(_config(market, tmp_path / "out", benchmark="SH000905"))
 
 
 def test_a_topk_as_large_as_the_universe_is_rejected(market, tmp_path):
     raw_backtest = {"topk": 25, "n_drop": 1, "cost_bp": 20}
     with pytest.raises(ValueError, match=r"backtest.topk 25 >= the 25 instruments .*csi300.txt lists on 2022-01-04"):
-        check_provider(_config(market, tmp_path / "out", backtest=raw_backtest))
-    check_provider(_config(market, tmp_path / "out", backtest={**raw_backtest, "topk": 24}))
+        check_study_provider(_config(market, tmp_path / "out", backtest=raw_backtest))
+    check_study_provider(_config(market, tmp_path / "out", backtest={**raw_backtest, "topk": 24}))
 
 
 def test_windows_outside_the_provider_are_rejected(market, tmp_path):
     windows = {**study_dict(market, tmp_path)["windows"], "history_start": "2019-01-02",
                "train": ["2019-03-01", "2021-03-31"]}
     with pytest.raises(ValueError, match=r"holds 2020-01-02\.\.2022-06-30; move the windows inside"):
-        check_provider(_config(market, tmp_path / "out", windows=windows))
+        check_study_provider(_config(market, tmp_path / "out", windows=windows))
 
 
 @pytest.mark.parametrize("where", ["file", "under_file"])
