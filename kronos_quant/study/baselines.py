@@ -17,15 +17,32 @@ logger = logging.getLogger(__name__)
 SIZE_TAG = "model_size"
 
 
+class DailyRankIC:
+    """Mean over days of the Spearman correlation of a prediction with a fixed ``label``.
+
+    The label's centred daily ranks are computed once here; each call (LightGBM runs the metric every
+    boosting round) ranks only the prediction. ``label`` and ``days`` (day codes) are 1-D arrays.
+    """
+
+    def __init__(self, label: np.ndarray, days: np.ndarray):
+        self.days = days
+        self.label = self._centred_ranks(label)
+        self.label_ss = (self.label**2).groupby(days).sum()
+
+    def _centred_ranks(self, values: np.ndarray) -> pd.Series:
+        ranks = pd.Series(values).groupby(self.days).rank()
+        return ranks - ranks.groupby(self.days).transform("mean")
+
+    def __call__(self, pred: np.ndarray) -> float:
+        centred = self._centred_ranks(pred)
+        num = (centred * self.label).groupby(self.days).sum()
+        den = np.sqrt((centred**2).groupby(self.days).sum() * self.label_ss)
+        return float((num / den.where(den > 0)).mean())
+
+
 def daily_rank_ic(pred: np.ndarray, label: np.ndarray, days: np.ndarray) -> float:
     """Mean over days of the Spearman correlation of ``pred`` and ``label`` (1-D arrays, ``days`` day codes)."""
-    frame = pd.DataFrame({"pred": pred, "label": label})
-    ranks = frame.groupby(days).rank()
-    centred = ranks - ranks.groupby(days).transform("mean")
-    num = (centred["pred"] * centred["label"]).groupby(days).sum()
-    den = np.sqrt((centred["pred"] ** 2).groupby(days).sum() * (centred["label"] ** 2).groupby(days).sum())
-    per_day = num / den.where(den > 0)
-    return float(per_day.mean())
+    return DailyRankIC(label, days)(pred)
 
 
 class RankICLGBModel(LGBModel):
@@ -58,10 +75,10 @@ class RankICLGBModel(LGBModel):
         valid = lgb.Dataset(valid_frame["feature"].to_numpy(), label=valid_frame["label"].to_numpy().ravel(),
                             reference=train)
         days = pd.factorize(valid_frame.index.get_level_values("datetime"))[0]
-        label = valid_frame["label"].to_numpy().ravel()
+        valid_rank_ic = DailyRankIC(valid_frame["label"].to_numpy().ravel(), days)
 
         def rank_ic(preds, data):
-            return "rank_ic", daily_rank_ic(preds, label, days), True  # higher is better
+            return "rank_ic", valid_rank_ic(preds), True  # higher is better
 
         params = {**self.params, "metric": "None"}
         self.model = lgb.train(params, train, num_boost_round=num_boost_round or self.num_boost_round,
