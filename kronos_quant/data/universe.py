@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kronos_quant.data import qlib_bin
+from kronos_quant.data.synth_calendar import mask_to_spans
 
 logger = logging.getLogger(__name__)
 
@@ -95,16 +96,7 @@ def liquid_membership(value: pd.DataFrame, *, settings: UniverseSettings,
 
 def membership_spans(members: pd.DataFrame) -> pd.DataFrame:
     """Instruments-file spans (instrument, start, end) of a bool (D, N) membership; consecutive days merge."""
-    rows = []
-    days = members.index
-    for code in members.columns:
-        flags = members[code].to_numpy(dtype=bool)
-        if not flags.any():
-            continue
-        edges = np.diff(np.r_[0, flags.astype(int), 0])
-        for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
-            rows.append((code, days[first], days[last]))
-    return pd.DataFrame(rows, columns=["instrument", "start", "end"])
+    return mask_to_spans(members.to_numpy(dtype=bool), members.index, list(members.columns))
 
 
 def traded_value(provider_dir, instruments) -> pd.DataFrame:
