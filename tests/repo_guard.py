@@ -44,17 +44,21 @@ def qlib_default_store_in_tmp(tmp_path_factory):
     except ImportError:  # the core layers are tested without qlib too
         yield
         return
-    # qlib.init resets C from C's own deep copy of the module-level defaults, so that copy is the one to patch
-    manager = qlib.config.C.__dict__["_default_config"]["exp_manager"]
-    saved = dict(manager), dict(manager["kwargs"])
-    manager["kwargs"]["uri"] = f"file:{tmp_path_factory.mktemp('qlib_default_store') / 'mlruns'}"
-    # tests that call qlib.init directly get the package's manager, which locks inside its store (Qlib's
-    # own locks a path relative to the working directory, i.e. inside the repository)
-    manager.update({"class": "KronosExpManager", "module_path": "kronos_quant.qlib_ext.exp_manager"})
+    # qlib.init resets C from C's own deep copy of the defaults; init_qlib's default_tracking_uri reads the
+    # module-level dict. Both are patched.
+    uri = f"file:{tmp_path_factory.mktemp('qlib_default_store') / 'mlruns'}"
+    managers = [qlib.config.C.__dict__["_default_config"]["exp_manager"], qlib.config._default_config["exp_manager"]]
+    saved = [(dict(manager), dict(manager["kwargs"])) for manager in managers]
+    for manager in managers:
+        manager["kwargs"]["uri"] = uri
+        # tests that call qlib.init directly get the package's manager, which locks inside its store (Qlib's
+        # own locks a path relative to the working directory, i.e. inside the repository)
+        manager.update({"class": "KronosExpManager", "module_path": "kronos_quant.qlib_ext.exp_manager"})
     yield
-    manager.clear()
-    manager.update(saved[0])
-    manager["kwargs"] = saved[1]
+    for manager, (fields, kwargs) in zip(managers, saved):
+        manager.clear()
+        manager.update(fields)
+        manager["kwargs"] = kwargs
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
