@@ -123,9 +123,13 @@ def _workflow(provider, mlruns, kronos) -> dict:
     segments = {"train": ["2021-07-01", "2021-10-31"], "valid": ["2021-11-01", "2021-12-31"],
                 "test": ["2022-01-01", "2022-02-28"]}
     return {"qlib_init": {"provider_uri": str(provider), "region": "cn", "kernels": 1,
-                          "exp_manager": {"class": "KronosExpManager",  # locks inside the store (Qlib's: ./<path>)
+                          # a sqlite store: qlib logs metrics asynchronously, and MLflow's file store can then be
+                          # read mid-write by the next record ("Metric ... is malformed"); artifacts stay in mlruns
+                          "exp_manager": {"class": "KronosExpManager",
                                           "module_path": "kronos_quant.qlib_ext.exp_manager",
-                                          "kwargs": {"uri": f"file:{mlruns}", "default_exp_name": "Experiment"}}},
+                                          "kwargs": {"uri": f"sqlite:///{mlruns.parent / 'mlflow.db'}",
+                                                     "default_exp_name": "Experiment",
+                                                     "artifact_root": str(mlruns)}}},
             "task": {"model": model,
                      "dataset": {"class": "DatasetH", "module_path": "qlib.data.dataset",
                                  "kwargs": {"handler": handler, "segments": segments}},
